@@ -1,0 +1,176 @@
+"""The one Ray function trainable that runs every ranktune model.
+
+It owns everything common to the models: seeding from ``config.seed``, choosing the device, restoring from
+``ray.tune.get_checkpoint()``, the epoch loop, NaN/inf guards, ``ray.tune.report`` every epoch, checkpoints every
+N epochs, and the test metrics at the best validation epoch. Models never call Ray themselves.
+
+Reported keys each epoch: ``train/*``, ``val/*``, ``test/*`` (the test metrics *of the best validation epoch so far*;
+they are never used for selection), ``best/<metric>`` (the best validation value so far), ``best_epoch`` and
+``epoch`` (1-based, equal to Ray's ``training_iteration`` on an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainables import resolve
+from trainables.protocol import Trainable
+
+CHECKPOINT_FILE = "state.pt"
+
+
+class TrialDivergedError(RuntimeError):
+    """A loss or metric became NaN or infinite; the trial stops instead of handing NaN to Ray."""
+
+
+class MissingMetricError(KeyError):
+    """The trainable did not report the metric the search optimises."""
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """What the runner needs besides the trainable's config (fixed for the whole experiment)."""
+
+    trainable: str
+    metric: str  # e.g. "val/hr@10"
+    mode: str  # "max" or "min"
+    checkpoint_every: int = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states in a ``weights_only``-loadable form."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached)))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def pick_device() -> torch.device:
+    """CUDA when this trial holds a GPU *and* CUDA exists; otherwise CPU (a logical GPU on a CPU-only node)."""
+    import ray
+
+    try:
+        gpu_ids = ray.get_gpu_ids()
+    except Exception:  # not inside a Ray worker
+        gpu_ids = []
+    if gpu_ids and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _check_finite(metrics: dict[str, float], where: str, epoch: int) -> None:
+    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+    if bad:
+        raise TrialDivergedError(
+            f"diverged at epoch {epoch + 1}: {where} metrics not finite: {bad}; "
+            "lower the learning rate or check the loss settings"
+        )
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+def load_checkpoint_state(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a runner checkpoint safely: ``weights_only=True`` always, so a planted pickle cannot run code."""
+    return torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+
+
+def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings | None = None) -> None:
+    """The Ray Tune function trainable: ``tune.with_parameters(run_trial, data=..., settings=...)``."""
+    from ray import tune
+
+    assert settings is not None, "run_trial needs RunnerSettings"
+    cls = resolve(settings.trainable)
+    cfg = cls.Config(**config)
+    split, key = settings.metric.split("/", 1)
+    device = pick_device()
+    seed_everything(cfg.seed)
+    model: Trainable = cls(cfg, data, device)
+
+    start_epoch, best, best_epoch, best_test = 0, None, -1, {}
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            state = load_checkpoint_state(directory)
+        model.load_state_dict(state["model"])
+        restore_rng_state(state["rng"])
+        start_epoch = int(state["epoch"]) + 1
+        best, best_epoch, best_test = state["best"], int(state["best_epoch"]), dict(state["best_test"])
+
+    try:
+        for epoch in range(start_epoch, cfg.max_epochs):
+            train = model.train_epoch(epoch)
+            _check_finite(train, "train", epoch)
+            val = model.evaluate("val")
+            target = val if split == "val" else train
+            if key not in target:
+                raise MissingMetricError(
+                    f"metric {settings.metric!r} was not reported; {split}/ keys are {sorted(target)}"
+                )
+            _check_finite({key: target[key]}, split, epoch)
+            if _better(target[key], best, settings.mode):
+                best, best_epoch = float(target[key]), epoch
+                best_test = model.evaluate("test")
+            result: dict[str, Any] = {
+                **{f"train/{k}": float(v) for k, v in train.items()},
+                **{f"val/{k}": float(v) for k, v in val.items() if math.isfinite(v)},
+                **{f"test/{k}": float(v) for k, v in best_test.items() if math.isfinite(v)},
+                f"best/{settings.metric}": best,
+                "best_epoch": best_epoch + 1,
+                "epoch": epoch + 1,
+            }
+            last = epoch + 1 == cfg.max_epochs
+            if (epoch + 1) % settings.checkpoint_every == 0 or last:
+                with tempfile.TemporaryDirectory() as tmp:
+                    torch.save(
+                        {
+                            "model": model.state_dict(),
+                            "rng": rng_state(),
+                            "epoch": epoch,
+                            "best": best,
+                            "best_epoch": best_epoch,
+                            "best_test": best_test,
+                        },
+                        Path(tmp) / CHECKPOINT_FILE,
+                    )
+                    tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+            else:
+                tune.report(result)
+    finally:
+        model.close()
+        if device.type == "cuda":
+            del model
+            torch.cuda.empty_cache()
