@@ -26,6 +26,7 @@ from trainables import resolve
 from trainables.protocol import Trainable
 
 CHECKPOINT_FILE = "state.pt"
+REPLICA_KEY = "_replica"
 
 
 class TrialDivergedError(RuntimeError):
@@ -114,7 +115,8 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
 
     assert settings is not None, "run_trial needs RunnerSettings"
     cls = resolve(settings.trainable)
-    cfg = cls.Config(**config)
+    # replication trials carry their group label beside the config (see tune.replicate)
+    cfg = cls.Config(**{k: v for k, v in config.items() if k != REPLICA_KEY})
     split, key = settings.metric.split("/", 1)
     device = pick_device()
     seed_everything(cfg.seed)

@@ -1,0 +1,197 @@
+"""The Ray side of a run: connect, build the Tuner from a validated spec, fit or restore, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainables.runner import RunnerSettings, run_trial
+from tune.results import best_record, best_row, manifest, summarize
+from tune.space import to_ray
+from tune.spec import ResolvedSpec, deep_merge
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def connect(address: str | None) -> bool:
+    """Connect to Ray; returns True when this call started it (and so should shut it down).
+
+    Without an address a *new local* instance is started explicitly: a stale ``/tmp/ray/ray_current_cluster`` left by
+    a crashed cluster would otherwise make a plain ``ray.init()`` try to join it. Its ports bind to 127.0.0.1.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1")
+    return True
+
+
+def _searched_domains(resolved: ResolvedSpec) -> dict[str, list[Any] | None]:
+    return {d.key.replace(".", "/"): list(d.args) if d.is_enumerated else None for d in resolved.dims}
+
+
+def _metric_list(resolved: ResolvedSpec) -> list[str]:
+    cls = resolved.trainable_cls
+    from tune.spec import first_config
+
+    names = cls.metric_names(cls.Config(**first_config(cls, resolved.spec, resolved.dims)))
+    return (
+        [f"val/{k}" for k in names.eval]
+        + [f"test/{k}" for k in names.eval]
+        + [f"best/{resolved.spec.metric}"]
+    )
+
+
+def make_trainable(resolved: ResolvedSpec, data: Any) -> Any:
+    from ray import tune
+
+    spec = resolved.spec
+    settings = RunnerSettings(
+        trainable=spec.trainable, metric=spec.metric, mode=spec.mode, checkpoint_every=spec.checkpoint.every
+    )
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    return tune.with_resources(tune.with_parameters(run_trial, data=data, settings=settings), resources)
+
+
+def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse.Namespace | None) -> Any:
+    """A new Tuner for the search, or the restored one when ``args.resume``."""
+    from ray import tune
+
+    from tune.searchers import build_scheduler, build_searcher
+    from tune.tblog import HParamsTBXLogger
+
+    spec = resolved.spec
+    trainable = make_trainable(resolved, data)
+    param_space = deep_merge(spec.config, to_ray(resolved.dims, spec.search.algorithm))
+    if args is not None and args.resume:
+        return tune.Tuner.restore(
+            str(run_dir / "search"),
+            trainable=trainable,
+            param_space=param_space,
+            resume_unfinished=True,
+            resume_errored=bool(args.retry_errored),
+            restart_errored=bool(args.restart_errored),
+        )
+    run_config = tune.RunConfig(
+        name="search",
+        storage_path=str(run_dir),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+        failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
+        callbacks=[HParamsTBXLogger(_searched_domains(resolved), _metric_list(resolved))],
+        verbose=1,
+    )
+    tune_config = tune.TuneConfig(
+        search_alg=build_searcher(resolved, study_name=spec.name),
+        scheduler=build_scheduler(resolved),
+        num_samples=spec.search.num_samples,
+        max_concurrent_trials=spec.search.max_concurrent,
+        reuse_actors=spec.resources.gpu == 0,
+    )
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def trial_states(experiment_dir: Path) -> dict[str, tuple[str, str]]:
+    """``{trial folder name: (trial_id, status)}`` from Ray's saved experiment state."""
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        analysis = ExperimentAnalysis(str(experiment_dir))
+    except Exception:
+        return {}
+    return {Path(t.path).name: (t.trial_id, t.status) for t in analysis.trials if t.path}
+
+
+def write_results(resolved: ResolvedSpec, run_dir: Path, argv: list[str]) -> dict[str, Any] | None:
+    """``summary.csv``, ``best.json`` and ``manifest.json`` from the search folder; returns the best record."""
+    spec = resolved.spec
+    experiment_dir = run_dir / "search"
+    summary = summarize(experiment_dir, run_dir, trial_states(experiment_dir))
+    summary.to_csv(run_dir / "summary.csv", index=False)
+    (run_dir / "manifest.json").write_text(
+        json.dumps(manifest(argv, resolved.raw, summary), indent=2, default=str)
+    )
+    row = best_row(summary, spec.metric, spec.mode)
+    if row is None:
+        return None
+    record = best_record(row, spec.metric, spec.mode)
+    (run_dir / "best.json").write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def _print_best(record: dict[str, Any] | None, run_dir: Path, summary_counts: str) -> None:
+    print(f"\n{summary_counts}")
+    if record is None:
+        print("no trial finished with a finite validation metric")
+    else:
+        print(
+            f"best trial {record['trial_id']} (best validation epoch {record['best_epoch']} of {record['epochs']}):"
+        )
+        print(f"  config: {json.dumps(record['config'], sort_keys=True)}")
+        fmt = lambda d: ", ".join(
+            f"{k}={v:.4g}" for k, v in sorted(d.items()) if isinstance(v, float) and math.isfinite(v)
+        )  # noqa: E731
+        print(f"  validation: {fmt(record['val'])}")
+        print(f"  test (at the best validation epoch): {fmt(record['test'])}")
+    print(f"results: {run_dir}")
+    print(f"watch:   tensorboard --logdir {run_dir}")
+
+
+def run_search(
+    resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse.Namespace, argv: list[str]
+) -> int:
+    """Fit (or resume) the search, write the result files, then replicate and report."""
+    import pandas as pd
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        (run_dir / "spec.yaml").write_text(yaml.safe_dump(resolved.raw, sort_keys=False))
+    started_here = connect(args.address)
+    try:
+        tuner = build_tuner(resolved, data, run_dir, args)
+        interrupted = False
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:
+            interrupted = True
+        record = write_results(resolved, run_dir, argv)
+        summary = pd.read_csv(run_dir / "summary.csv")
+        counts = summary["status"].value_counts().to_dict() if not summary.empty else {}
+        unfinished = sum(counts.get(s, 0) for s in ("RUNNING", "PENDING", "PAUSED"))
+        _print_best(
+            record, run_dir, "trials: " + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
+        )
+        if interrupted or unfinished:
+            print(f"interrupted: resume with python -m tune.run {resolved.path} --resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if resolved.spec.replicate is not None and not args.skip_replicate and record is not None:
+            from tune.replicate import replicate
+
+            replicate(resolved, data, run_dir)
+        if not args.skip_report:
+            _write_report(run_dir)
+        return EXIT_OK if record is not None else EXIT_FAILED
+    finally:
+        if started_here:
+            import ray
+
+            ray.shutdown()
+
+
+def _write_report(run_dir: Path) -> None:
+    try:
+        from analysis.report import main as report_main
+    except ImportError:
+        return
+    report_main([str(run_dir)])
