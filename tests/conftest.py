@@ -12,13 +12,17 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """One local Ray instance shared by the whole test session (starting Ray costs seconds)."""
+    """One local Ray instance shared by the whole test session (starting Ray costs seconds).
+
+    ``tune.run.main`` joins it instead of starting its own, and leaves it running.
+    """
     import ray
 
     if not ray.is_initialized():
         ray.init(
             address="local",
             num_cpus=2,
+            num_gpus=1,  # a logical GPU: trials that request one must still run (on CPU) on this CPU-only node
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
