@@ -78,3 +78,23 @@ def margin_ranking_loss(
     if weights is not None:
         return (hinge * weights).sum() / weights.sum().clamp(min=1e-12)
     return hinge.mean()
+
+
+def adaptive_margin_loss(
+    pos_scores: torch.Tensor,
+    neg_scores: torch.Tensor,
+    margin: float,
+    is_hard: torch.Tensor,
+    hard_weight: float = 2.0,
+    score_reg: float = 0.1,
+) -> torch.Tensor:
+    """The GNN v6 report's adaptive margin loss: :func:`margin_ranking_loss` + a score penalty.
+
+    Pairs whose negative is hard (``is_hard``, from a hard-negative sampler) weigh ``hard_weight`` (the report:
+    2.0), the others 1. ``score_reg * mean(s⁺² + s⁻²) / 2`` (the report's "ranking regularisation", 0.1) keeps
+    the scores from growing without bound to clear the margin. The margin itself comes from a schedule
+    (:class:`trainables.common.schedules.AdaptiveMargin`).
+    """
+    weights = 1.0 + (hard_weight - 1.0) * is_hard.to(pos_scores.dtype)
+    hinge = margin_ranking_loss(pos_scores, neg_scores, margin, weights)
+    return hinge + score_reg * 0.5 * (pos_scores.pow(2).mean() + neg_scores.pow(2).mean())

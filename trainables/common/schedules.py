@@ -2,6 +2,8 @@
 
 * :func:`adapt_margin` / :class:`AdaptiveMargin` — a ranking margin that rises while validation pairwise accuracy
   is high and falls while it is low (the GNN v6 report's adaptive margin loss).
+* :func:`curriculum_ratio` — a ratio that is 0 before a start epoch, then jumps or ramps to its target
+  (hard-negative curriculum).
 """
 
 from __future__ import annotations
@@ -69,3 +71,19 @@ class AdaptiveMargin:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.margin = float(state["margin"])
+
+
+def curriculum_ratio(epoch: int, start_epoch: int, target: float, ramp_epochs: int = 0) -> float:
+    """Ratio of a curriculum that is off before ``start_epoch`` and reaches ``target`` after a linear ramp.
+
+    Epochs count from 0. Before ``start_epoch`` the ratio is 0 (easy phase: the seed system's random batches
+    while the model is weak); with ``ramp_epochs = 0`` it jumps to ``target`` at ``start_epoch`` (the seed's
+    switch); otherwise it grows linearly and reaches ``target`` at epoch ``start_epoch + ramp_epochs - 1``.
+
+    Example: ``start_epoch=2, target=0.6, ramp_epochs=3`` gives ``0, 0, 0.2, 0.4, 0.6, 0.6, ...``.
+    """
+    if epoch < start_epoch:
+        return 0.0
+    if ramp_epochs <= 0:
+        return float(target)
+    return float(target) * min(1.0, (epoch - start_epoch + 1) / ramp_epochs)
