@@ -91,6 +91,25 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def trial_placement(device: torch.device) -> dict[str, str]:
+    """Where this trial runs, reported with every result: node IP, node id, the GPU ids Ray gave it, the device."""
+    import ray
+
+    try:
+        context = ray.get_runtime_context()
+        node_id = context.get_node_id()
+        gpu_ids = ray.get_gpu_ids()
+        node_ip = ray.util.get_node_ip_address()
+    except Exception:  # not inside a Ray worker (direct use in tests)
+        node_id, gpu_ids, node_ip = "", [], ""
+    return {
+        "node_ip": node_ip,
+        "node_id": node_id,
+        "gpu_ids": ",".join(str(g) for g in gpu_ids),
+        "device": str(device),
+    }
+
+
 def _check_finite(metrics: dict[str, float], where: str, epoch: int) -> None:
     bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
     if bad:
@@ -119,6 +138,7 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
     cfg = cls.Config(**{k: v for k, v in config.items() if k != REPLICA_KEY})
     split, key = settings.metric.split("/", 1)
     device = pick_device()
+    placement = trial_placement(device)
     seed_everything(cfg.seed)
     model: Trainable = cls(cfg, data, device)
 
@@ -153,6 +173,7 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
                 f"best/{settings.metric}": best,
                 "best_epoch": best_epoch + 1,
                 "epoch": epoch + 1,
+                **placement,
             }
             last = epoch + 1 == cfg.max_epochs
             if (epoch + 1) % settings.checkpoint_every == 0 or last:

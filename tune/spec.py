@@ -63,35 +63,45 @@ class ResourcesSpec(_Strict):
 
 
 class CheckpointSpec(_Strict):
+    """How often trials save their state, and how many states are kept."""
+
     every: int = Field(1, ge=1, description="Checkpoint every N epochs (and at the last epoch).")
     keep: int = Field(2, ge=1, description="Checkpoints kept per trial (older ones are deleted).")
 
 
 class FailureSpec(_Strict):
+    """What happens when a trial raises."""
+
     max_failures: int = Field(1, ge=0, description="Retries of a failing trial, from its last checkpoint.")
 
 
 class ReplicateSpec(_Strict):
+    """The replicate phase: top configs and named baselines re-run once per seed, to completion."""
+
     top_k: int = Field(3, ge=0, description="Best search configs (by validation) re-run over seeds.")
     seeds: list[int] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4], min_length=1, description="Replication seeds."
     )
     baselines: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Named configs (overrides of the fixed config) re-run over the same seeds.",
+        description="Named ablations: the best config with these overrides, re-run over the same seeds.",
     )
 
 
 class SmokeSpec(_Strict):
     """What ``--smoke`` shrinks: each block is merged over the spec's own."""
 
-    data: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict)
-    space: dict[str, Any] = Field(default_factory=dict)
-    search: dict[str, Any] = Field(default_factory=dict)
-    scheduler: dict[str, Any] = Field(default_factory=dict)
-    resources: dict[str, Any] = Field(default_factory=dict)
-    replicate: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="Merged over data: (smaller generator sizes)."
+    )
+    config: dict[str, Any] = Field(default_factory=dict, description="Merged over config: (fewer epochs).")
+    space: dict[str, Any] = Field(default_factory=dict, description="Merged over space: (fewer grid values).")
+    search: dict[str, Any] = Field(default_factory=dict, description="Merged over search: (fewer samples).")
+    scheduler: dict[str, Any] = Field(default_factory=dict, description="Merged over scheduler:.")
+    resources: dict[str, Any] = Field(default_factory=dict, description="Merged over resources:.")
+    replicate: dict[str, Any] = Field(
+        default_factory=dict, description="Merged over replicate: (fewer seeds)."
+    )
 
 
 class ExperimentSpec(_Strict):
@@ -101,15 +111,17 @@ class ExperimentSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict, description="Fixed knobs of the trainable's Config.")
     space: dict[str, Any] = Field(default_factory=dict, description="Searched knobs.")
     metric: str = Field(pattern=r"^(train|val)/.+", description="Selection metric, e.g. val/hr@10.")
-    mode: Literal["max", "min"] = "max"
+    mode: Literal["max", "min"] = Field("max", description="Whether the metric is maximised or minimised.")
     search: SearchSpec = Field(default_factory=SearchSpec)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     failure: FailureSpec = Field(default_factory=FailureSpec)
     storage: str = Field("results", description="Folder (or URI) under which <name>/ is written.")
-    replicate: ReplicateSpec | None = None
-    smoke: SmokeSpec | None = None
+    replicate: ReplicateSpec | None = Field(
+        None, description="Replicate phase after the search (see replicate.*)."
+    )
+    smoke: SmokeSpec | None = Field(None, description="What --smoke shrinks (see smoke.*).")
 
 
 @dataclass
