@@ -130,6 +130,12 @@ def write_results(resolved: ResolvedSpec, run_dir: Path, argv: list[str]) -> dic
     return record
 
 
+def _fmt(metrics: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, float) and math.isfinite(v)
+    )
+
+
 def _print_best(record: dict[str, Any] | None, run_dir: Path, summary_counts: str) -> None:
     print(f"\n{summary_counts}")
     if record is None:
@@ -139,11 +145,8 @@ def _print_best(record: dict[str, Any] | None, run_dir: Path, summary_counts: st
             f"best trial {record['trial_id']} (best validation epoch {record['best_epoch']} of {record['epochs']}):"
         )
         print(f"  config: {json.dumps(record['config'], sort_keys=True)}")
-        fmt = lambda d: ", ".join(
-            f"{k}={v:.4g}" for k, v in sorted(d.items()) if isinstance(v, float) and math.isfinite(v)
-        )  # noqa: E731
-        print(f"  validation: {fmt(record['val'])}")
-        print(f"  test (at the best validation epoch): {fmt(record['test'])}")
+        print(f"  validation: {_fmt(record['val'])}")
+        print(f"  test (at the best validation epoch): {_fmt(record['test'])}")
     print(f"results: {run_dir}")
     print(f"watch:   tensorboard --logdir {run_dir}")
 
