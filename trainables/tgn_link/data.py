@@ -206,7 +206,7 @@ def load_jodie_csv(path: str | Path) -> TemporalLinks:
         bad = np.flatnonzero((col < 0) | (col != np.floor(col)) | ~np.isfinite(col))
         if bad.size:
             raise DataError(
-                f"{path}: line {bad[0] + 2}, column {name!r}: {col[bad[0]]!r} is not a non-negative integer id"
+                f"{path}: line {bad[0] + 2}, column {name!r}: {float(col[bad[0]]):g} is not a non-negative integer id"
             )
     if not np.isfinite(table).all():
         i, j = np.argwhere(~np.isfinite(table))[0]

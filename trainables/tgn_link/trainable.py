@@ -16,10 +16,11 @@ own events.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from trainables.common.data import PairIndex
 from trainables.common.losses import bce, focal_loss, weighted_bce
@@ -100,9 +101,16 @@ class TGNLinkConfig(TrainableConfig):
     eval_ks: list[Annotated[int, Field(ge=1)]] = Field(
         [100, 1000], min_length=1, max_length=8, description="K values of Precision/Recall/lift@K."
     )
+
     eval_chunk_pairs: int = Field(
         1 << 21, ge=1024, le=1 << 28, description="Pairs scored per chunk in the full-ranking evaluation."
     )
+
+    @field_validator("eval_ks", mode="before")
+    @classmethod
+    def _parse_ks(cls, value: Any) -> Any:
+        """Accept the JSON text ``"[100, 1000]"`` too: that is how a list comes back from ``summary.csv``."""
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class TGNLink(Trainable):
