@@ -27,10 +27,15 @@ from trainables.protocol import Trainable
 
 CHECKPOINT_FILE = "state.pt"
 REPLICA_KEY = "_replica"
+TIMEOUT_MARKER = "TIMED_OUT"
 
 
 class TrialDivergedError(RuntimeError):
     """A loss or metric became NaN or infinite; the trial stops instead of handing NaN to Ray."""
+
+
+class TrialTimeoutError(RuntimeError):
+    """The trial exceeded the spec's ``failure.time_limit_s`` in an earlier attempt (see tune.watchdog)."""
 
 
 class MissingMetricError(KeyError):
@@ -128,11 +133,41 @@ def load_checkpoint_state(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
 
 
+def restore_newest_valid(checkpoint: Any) -> dict[str, Any] | None:
+    """The state of the newest *valid* checkpoint of a trial, or ``None`` when none is valid.
+
+    Ray hands back the newest checkpoint; if it was deleted, truncated or replaced by a pickle that would run code
+    (refused by ``weights_only=True``), the older checkpoints beside it are tried, newest first. Every rejected
+    checkpoint and a restart from epoch 0 are said in one line each.
+    """
+    candidates: list[Path] = []
+    local = Path(checkpoint.path)
+    if local.parent.is_dir():
+        candidates = sorted(local.parent.glob("checkpoint_*"), reverse=True)
+    if local not in candidates:
+        candidates.insert(0, local)
+    for candidate in candidates:
+        try:
+            if candidate == local and not local.is_dir():
+                with checkpoint.as_directory() as directory:
+                    return load_checkpoint_state(directory)
+            return load_checkpoint_state(candidate)
+        except Exception as exc:  # truncated, missing, or an unsafe pickle: never executed
+            print(
+                f"ranktune: checkpoint {candidate} is not usable ({type(exc).__name__}); trying an older one"
+            )
+    print("ranktune: no valid checkpoint left; the trial starts again from epoch 0")
+    return None
+
+
 def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings | None = None) -> None:
     """The Ray Tune function trainable: ``tune.with_parameters(run_trial, data=..., settings=...)``."""
     from ray import tune
 
     assert settings is not None, "run_trial needs RunnerSettings"
+    marker = Path(tune.get_context().get_trial_dir() or ".") / TIMEOUT_MARKER
+    if marker.exists():
+        raise TrialTimeoutError(marker.read_text().strip())
     cls = resolve(settings.trainable)
     # replication trials carry their group label beside the config (see tune.replicate)
     cfg = cls.Config(**{k: v for k, v in config.items() if k != REPLICA_KEY})
@@ -144,9 +179,8 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
 
     start_epoch, best, best_epoch, best_test = 0, None, -1, {}
     checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            state = load_checkpoint_state(directory)
+    state = restore_newest_valid(checkpoint) if checkpoint is not None else None
+    if state is not None:
         model.load_state_dict(state["model"])
         restore_rng_state(state["rng"])
         start_epoch = int(state["epoch"]) + 1

@@ -65,17 +65,29 @@ def make_trainable(resolved: ResolvedSpec, data: Any) -> Any:
     return tune.with_resources(tune.with_parameters(run_trial, data=data, settings=settings), resources)
 
 
+def _callbacks(resolved: ResolvedSpec) -> list[Any]:
+    from tune.tblog import HParamsTBXLogger
+    from tune.watchdog import TrialTimeLimit
+
+    callbacks: list[Any] = [HParamsTBXLogger(_searched_domains(resolved), _metric_list(resolved))]
+    if resolved.spec.failure.time_limit_s is not None:
+        callbacks.append(TrialTimeLimit(resolved.spec.failure.time_limit_s))
+    return callbacks
+
+
 def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse.Namespace | None) -> Any:
     """A new Tuner for the search, or the restored one when ``args.resume``."""
     from ray import tune
 
     from tune.searchers import build_scheduler, build_searcher
-    from tune.tblog import HParamsTBXLogger
 
     spec = resolved.spec
     trainable = make_trainable(resolved, data)
     param_space = deep_merge(spec.config, to_ray(resolved.dims, spec.search.algorithm))
     if args is not None and args.resume:
+        from tune.watchdog import check_experiment_state
+
+        check_experiment_state(run_dir / "search")
         return tune.Tuner.restore(
             str(run_dir / "search"),
             trainable=trainable,
@@ -89,7 +101,7 @@ def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse
         storage_path=str(run_dir),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
-        callbacks=[HParamsTBXLogger(_searched_domains(resolved), _metric_list(resolved))],
+        callbacks=_callbacks(resolved),
         verbose=1,
     )
     tune_config = tune.TuneConfig(

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from trainables.runner import TIMEOUT_MARKER
+
 DIVERGED_MARK = "TrialDivergedError"
 
 
@@ -82,7 +84,10 @@ def summarize(
         if not progress.empty and "trial_id" in progress.columns:
             trial_id = str(progress["trial_id"].iloc[-1])
         epochs = int(progress["epoch"].max()) if "epoch" in progress.columns and not progress.empty else 0
-        if error and status in ("", "ERROR"):
+        if (tdir / TIMEOUT_MARKER).exists() and status in ("", "ERROR"):
+            status = "TIMED_OUT"
+            error = error or (tdir / TIMEOUT_MARKER).read_text().strip()
+        elif error and status in ("", "ERROR"):
             status = "DIVERGED" if DIVERGED_MARK in error else "ERROR"
         elif not status:
             status = "TERMINATED" if epochs > 0 else "PENDING"

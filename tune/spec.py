@@ -73,6 +73,11 @@ class FailureSpec(_Strict):
     """What happens when a trial raises."""
 
     max_failures: int = Field(1, ge=0, description="Retries of a failing trial, from its last checkpoint.")
+    time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        description="Wall-clock limit of one trial attempt; a hung trial is stopped and marked TIMED_OUT.",
+    )
 
 
 class ReplicateSpec(_Strict):
