@@ -102,6 +102,12 @@ class HeteroTwoStageDataConfig(DataConfig):
     skill_dim: int = Field(
         6, ge=1, le=64, description="synthetic: size of the latent skill/requirement vectors."
     )
+    pref_noise: float = Field(
+        0.3,
+        ge=0.0,
+        le=10.0,
+        description="synthetic: Gumbel noise scale of preferences (0: pure skill match).",
+    )
     turnover_rate: float = Field(
         0.07, ge=0.01, le=0.5, description="synthetic: share of employees who leave."
     )

@@ -149,6 +149,7 @@ def synthetic(
     num_departments: int,
     prefs_per_employee: int,
     skill_dim: int,
+    pref_noise: float,
     turnover_rate: float,
     val_fraction: float,
     test_fraction: float,
@@ -168,7 +169,7 @@ def synthetic(
       noisy risk, so positives are rare and focal ``focal_alpha`` / ``focal_gamma`` and the tuned threshold matter.
     * **preferences by latent match**: employees carry a skill vector and positions a requirement vector, both
       near their department's centre; an employee prefers the ``prefs_per_employee`` positions of highest
-      ``skill · requirement`` (plus Gumbel noise). Noisy copies of both vectors are features. Uniform negatives
+      ``skill · requirement`` (plus Gumbel noise of scale ``pref_noise``). Noisy copies of both vectors are features. Uniform negatives
       mostly come from other departments and are separated by the centre alone; telling apart positions *within*
       a department needs the fine match, which only hard negatives (``hard_ratio``, ``cache_size``) teach — and
       half of the evaluation negatives are such same-department positions.
@@ -210,7 +211,9 @@ def synthetic(
 
     match = skill @ req.t() / math.sqrt(skill_dim)  # [E, P]
     u = torch.rand(num_employees, num_positions, generator=gen).clamp(1e-9, 1 - 1e-9)
-    top = torch.topk(match - torch.log(-torch.log(u)), prefs_per_employee, dim=1).indices  # [E, n]
+    top = torch.topk(
+        match - pref_noise * torch.log(-torch.log(u)), prefs_per_employee, dim=1
+    ).indices  # [E, n]
     prefs = torch.stack(
         [torch.arange(num_employees).repeat_interleave(prefs_per_employee), top.reshape(-1)], 1
     )

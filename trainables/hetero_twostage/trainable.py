@@ -69,7 +69,7 @@ class HeteroTwoStage(Trainable):
         if d.source == "csv":
             return load_csv(d.path, d.val_fraction, d.test_fraction, d.eval_negatives, d.seed)
         return synthetic(
-            d.num_employees, d.num_positions, d.num_departments, d.prefs_per_employee, d.skill_dim,
+            d.num_employees, d.num_positions, d.num_departments, d.prefs_per_employee, d.skill_dim, d.pref_noise,
             d.turnover_rate, d.val_fraction, d.test_fraction, d.eval_negatives, d.seed,
         )  # fmt: skip
 
@@ -89,7 +89,11 @@ class HeteroTwoStage(Trainable):
         self.split_emp = {s: (data.emp_split == code).nonzero().squeeze(1).to(device) for s, code in
                           (("train", TRAIN), ("val", VAL), ("test", TEST))}  # fmt: skip
         self.pairs = {"val": (data.pref_val, data.val_neg), "test": (data.pref_test, data.test_neg)}
-        self.exclude = PairIndex(data.pref_train[:, 0], data.pref_train[:, 1], data.num_positions)
+        # Training negatives avoid *every* known preference, held-out ones included: they score high exactly
+        # when the model is right, so a cache that may hold them trains against the answers. The evaluation
+        # negatives follow the same rule (a preferred position is never a negative).
+        known = torch.cat([data.pref_train, data.pref_val, data.pref_test])  # [N_all, 2]
+        self.exclude = PairIndex(known[:, 0], known[:, 1], data.num_positions)
         self.cache = HardNegativeCache(
             data.num_employees, data.num_positions, c.cache_size, c.hard_ratio, c.refresh_every, self.exclude
         )
