@@ -214,6 +214,8 @@ def load_movielens(cfg: HybridData) -> SequenceDataset:
     path = Path(cfg.path or "")
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a MovieLens u.data, ratings.dat or .inter file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file, no interactions; expected one line per rating")
     fmt = _detect_format(path) if cfg.format == "auto" else cfg.format
     try:
         users, items, stamps = _read_columns(path, fmt)
@@ -226,7 +228,7 @@ def load_movielens(cfg: HybridData) -> SequenceDataset:
     times = _numeric(path, stamps, "timestamp", integer=False, offset=offset)
 
     user_codes = torch.from_numpy(pd.factorize(users, sort=True)[0].astype("int64"))
-    times_t = torch.from_numpy(times.to_numpy(dtype="float64"))
+    times_t = torch.tensor(times.to_numpy(dtype="float64"))
     order = torch.argsort(times_t, stable=True)
     order = order[torch.argsort(user_codes[order], stable=True)]  # by user, then time, then file order
     user_sorted = user_codes[order]
