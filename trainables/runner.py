@@ -11,6 +11,7 @@ they are never used for selection), ``best/<metric>`` (the best validation value
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
@@ -28,6 +29,9 @@ from trainables.protocol import Trainable
 CHECKPOINT_FILE = "state.pt"
 REPLICA_KEY = "_replica"
 TIMEOUT_MARKER = "TIMED_OUT"
+# A trial that diverged or does not report its metric would do the same again in every retry: the first attempt
+# leaves this marker (holding the error line) in the trial folder and a retry fails at once with the same error.
+FINAL_MARKER = "FAILED_FINAL"
 
 
 class TrialDivergedError(RuntimeError):
@@ -38,8 +42,46 @@ class TrialTimeoutError(RuntimeError):
     """The trial exceeded the spec's ``failure.time_limit_s`` in an earlier attempt (see tune.watchdog)."""
 
 
-class MissingMetricError(KeyError):
+class MissingMetricError(RuntimeError):
     """The trainable did not report the metric the search optimises."""
+
+
+class StorageFullError(RuntimeError):
+    """The results storage has no space left for a checkpoint; the trial stops instead of hanging or looping."""
+
+
+_FINAL_ERRORS: dict[str, type[RuntimeError]] = {
+    "TrialDivergedError": TrialDivergedError,
+    "MissingMetricError": MissingMetricError,
+}
+
+
+def _raise_if_final(trial_dir: Path) -> None:
+    """Fail a retry at once when an earlier attempt of this trial ended in a deterministic error."""
+    marker = trial_dir / FINAL_MARKER
+    if not marker.exists():
+        return
+    name, _, message = marker.read_text().strip().partition(": ")
+    raise _FINAL_ERRORS.get(name, RuntimeError)(f"{message} (not retried: the first attempt ended so)")
+
+
+def _mark_final(trial_dir: Path, exc: Exception) -> None:
+    try:
+        (trial_dir / FINAL_MARKER).write_text(f"{type(exc).__name__}: {exc}\n")
+    except OSError:
+        pass
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """True for ENOSPC anywhere in the exception chain (pyarrow and shutil wrap the OSError differently)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass(frozen=True)
@@ -165,9 +207,11 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
     from ray import tune
 
     assert settings is not None, "run_trial needs RunnerSettings"
-    marker = Path(tune.get_context().get_trial_dir() or ".") / TIMEOUT_MARKER
+    trial_dir = Path(tune.get_context().get_trial_dir() or tempfile.mkdtemp(prefix="ranktune-trial-"))
+    marker = trial_dir / TIMEOUT_MARKER
     if marker.exists():
         raise TrialTimeoutError(marker.read_text().strip())
+    _raise_if_final(trial_dir)
     cls = resolve(settings.trainable)
     # replication trials carry their group label beside the config (see tune.replicate)
     cfg = cls.Config(**{k: v for k, v in config.items() if k != REPLICA_KEY})
@@ -223,9 +267,20 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
                         },
                         Path(tmp) / CHECKPOINT_FILE,
                     )
-                    tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+                    try:
+                        tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+                    except Exception as exc:
+                        if not _is_disk_full(exc):
+                            raise
+                        raise StorageFullError(
+                            f"no space left on the results storage while saving the epoch-{epoch + 1} "
+                            "checkpoint; free space, then resume with --resume --retry-errored"
+                        ) from None
             else:
                 tune.report(result)
+    except (TrialDivergedError, MissingMetricError) as exc:
+        _mark_final(trial_dir, exc)
+        raise
     finally:
         model.close()
         if device.type == "cuda":

@@ -2,8 +2,9 @@
 
 It scores items for users with a bilinear model on a planted low-rank preference matrix and reports HR@k / MRR from a
 full ranking, so it *learns* (the planted signal is recoverable) while an epoch takes milliseconds. The fault knobs
-(``fail_at_epoch``, ``fail_once``, ``nan_at_epoch``, ``sleep_s``) let the tests and benchmarks exercise the service's
-failure handling without a real model. Use it as ``trainable: trainables.toy:Toy`` — it is also the template for a
+(``fail_at_epoch``, ``fail_once``, ``nan_at_epoch``, ``sleep_s``, ``hang_at_epoch``, ``omit_metric``,
+``hog_at_epoch``/``hog_mb``) let the tests and benchmarks exercise the service's failure handling without a real
+model (see ``docs/reliability.md``). Use it as ``trainable: trainables.toy:Toy`` — it is also the template for a
 user's own model.
 """
 
@@ -29,6 +30,16 @@ class ToyConfig(TrainableConfig):
     sleep_s: float = Field(
         0.0, ge=0.0, le=3600.0, description="Seconds to sleep per epoch (slow or hung trials)."
     )
+    hang_at_epoch: int = Field(
+        -1, ge=-1, description="Sleep for an hour at this epoch: a hung trial (-1: never)."
+    )
+    omit_metric: str = Field(
+        "", max_length=64, description="Leave this key out of evaluate's result ('': report every key)."
+    )
+    hog_at_epoch: int = Field(
+        -1, ge=-1, description="At this epoch of the first attempt, hold hog_mb of memory (-1: never)."
+    )
+    hog_mb: int = Field(0, ge=0, le=65536, description="MiB held at hog_at_epoch, for the memory monitor.")
 
 
 class ToyData(DataConfig):
@@ -86,6 +97,13 @@ class Toy(Trainable):
             time.sleep(self.config.sleep_s)
         if epoch == self.config.fail_at_epoch and not (self.config.fail_once and self.restored):
             raise RuntimeError(f"injected failure at epoch {epoch + 1}")
+        if epoch == self.config.hang_at_epoch:
+            time.sleep(3600.0)
+        if epoch == self.config.hog_at_epoch and not self.restored:
+            # touched page by page so the memory is resident; held until the memory monitor kills the worker
+            hog = torch.ones(self.config.hog_mb * 2**18, dtype=torch.float32)  # [hog_mb MiB]
+            time.sleep(120.0)
+            del hog
         noise = 0.01 * torch.randn(self.users.shape, generator=self.generator)
         scores = (self.users + noise) @ self.items.t()  # [U, I]
         loss = -(self.target * torch.log_softmax(scores, dim=1)).sum(dim=1).mean()
@@ -102,7 +120,9 @@ class Toy(Trainable):
         other = self.data.test_item if split == "val" else self.data.val_item
         exclude = torch.zeros_like(scores, dtype=torch.bool)
         exclude[torch.arange(scores.size(0)), other] = True
-        return ranking_metrics(ranks_from_scores(scores, target, exclude), ks=(1, 5))
+        metrics = ranking_metrics(ranks_from_scores(scores, target, exclude), ks=(1, 5))
+        metrics.pop(self.config.omit_metric, None)
+        return metrics
 
     def state_dict(self) -> dict[str, Any]:
         return {

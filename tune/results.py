@@ -45,6 +45,14 @@ def read_progress(trial_dir: Path) -> pd.DataFrame:
     return df
 
 
+def failure_count(trial_dir: Path) -> int:
+    """Failed attempts of a trial: Ray appends one ``Failure # N`` block to ``error.txt`` per failure."""
+    path = trial_dir / "error.txt"
+    if not path.exists():
+        return 0
+    return sum(1 for ln in path.read_text(errors="replace").splitlines() if ln.startswith("Failure # "))
+
+
 def _error_line(trial_dir: Path) -> tuple[str, str]:
     path = trial_dir / "error.txt"
     if not path.exists():
@@ -69,7 +77,10 @@ def trial_dirs(experiment_dir: Path) -> list[Path]:
 def summarize(
     experiment_dir: Path, run_dir: Path, states: dict[str, tuple[str, str]] | None = None
 ) -> pd.DataFrame:
-    """One row per trial: status, epochs, best epoch, config, metrics at the best validation epoch, error.
+    """One row per trial: status, epochs, failures, best epoch, config, metrics at the best validation epoch, error.
+
+    ``failures`` counts failed attempts (a retried trial that then finished is ``TERMINATED`` with ``failures`` > 0,
+    and ``error`` names the cause of its last failure, e.g. Ray's ``OutOfMemoryError``).
 
     ``states`` maps a trial folder name to ``(trial_id, Ray status)`` (from Ray's experiment state); without it a
     trial with reported epochs counts as ``TERMINATED``. An error whose root cause is a divergence is ``DIVERGED``.
@@ -95,6 +106,7 @@ def summarize(
             "trial_id": trial_id,
             "status": status,
             "epochs": epochs,
+            "failures": failure_count(tdir),
             "best_epoch": math.nan,
             **{f"config/{k}": v for k, v in _flatten(params).items()},
         }
