@@ -127,10 +127,9 @@ class TwoTowerNet(nn.Module):
         next_target: torch.Tensor,
         temperature: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed cross-entropies of ``[M]`` next targets (full softmax, own id masked) and next actions."""
+        """Summed cross-entropies of ``[M]`` next targets (full softmax over all users) and next actions."""
         q = self.query(actor, next_action, prefix)  # [M, D]
         logits = q @ self.item_table().t() / temperature  # [M, U]
-        logits = logits.scatter(1, actor.unsqueeze(1), float("-inf"))
         target_loss = F.cross_entropy(logits, next_target, reduction="sum")
         action_loss = F.cross_entropy(self.next_action(prefix), next_action, reduction="sum")
         return target_loss, action_loss
