@@ -46,6 +46,9 @@ class PruningAwareOptunaSearch(OptunaSearch):
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
         trial = self._ot_trials[trial_id]
+        if result:
+            # Ray skips on_trial_result for the result at which a scheduler stops a trial: report it here
+            self.on_trial_result(trial_id, result)
         value = (result or {}).get(self.metric)
         epochs = int((result or {}).get("epoch", 0))
         if error or value is None or not math.isfinite(float(value)):
