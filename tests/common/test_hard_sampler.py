@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from trainables.common.samplers.hard import (
+    co_links,
     cosine_scores,
     mix_negatives,
     sample_topk_softmax,
@@ -121,3 +122,9 @@ def test_same_generator_seed_same_draws():
     a = sample_topk_softmax(scores, 4, k=10, temperature=0.3, generator=gen(7))
     b = sample_topk_softmax(scores, 4, k=10, temperature=0.3, generator=gen(7))
     assert torch.equal(a[0], b[0])
+
+
+def test_cached_co_links_give_the_same_two_hop_scores():
+    adj = (torch.rand(12, 9, generator=gen(8)) < 0.3).float()
+    rows = torch.tensor([0, 3, 11])
+    assert torch.equal(two_hop_scores(adj, rows)[0], two_hop_scores(adj, rows, co_links(adj))[0])

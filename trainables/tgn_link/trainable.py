@@ -26,6 +26,7 @@ from trainables.common.data import PairIndex
 from trainables.common.losses import bce, focal_loss, weighted_bce
 from trainables.common.metrics import auroc, average_precision, positive_ranks, precision_recall_at_k
 from trainables.common.samplers.hard import (
+    co_links,
     cosine_scores,
     mix_negatives,
     sample_topk_softmax,
@@ -103,7 +104,7 @@ class TGNLinkConfig(TrainableConfig):
     )
 
     eval_chunk_pairs: int = Field(
-        1 << 21, ge=1024, le=1 << 28, description="Pairs scored per chunk in the full-ranking evaluation."
+        4096, ge=256, le=1 << 28, description="Pairs per chunk of the full-ranking scorer (cache-sized)."
     )
 
     @field_validator("eval_ks", mode="before")
@@ -186,6 +187,7 @@ class TGNLink(Trainable):
         self.train_pairs = PairIndex(data.src[: data.n_train], data.dst[: data.n_train], self.num_dst)
         self.net.reset_state()
         self.post_train = self.net.snapshot()  # event state after the last training epoch
+        self._co_links = torch.zeros(self.num_dst, self.num_dst)  # graph-source cache, rebuilt every epoch
 
     def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         cfg = self.config
@@ -202,7 +204,7 @@ class TGNLink(Trainable):
         forbidden = self.train_pairs.mask(src)  # [B, D] the source's true positives
         source = self.config.hard_neg_source
         if source == "graph":
-            scores, valid = two_hop_scores(cache, src)
+            scores, valid = two_hop_scores(cache, src, self._co_links)
             return scores, forbidden | ~valid
         # static features or temporal memory of destinations: similar to the positive destination
         scores = cosine_scores(cache[dst], cache)  # [B, D]
@@ -216,6 +218,7 @@ class TGNLink(Trainable):
             return self.data.dst_feat
         if source == "temporal":
             return self.net.memory.memory[self.num_src :].detach().cpu().clone()  # [D, memory_dim]
+        self._co_links = co_links(adjacency)  # [D, D]
         return adjacency.clone()  # [S, D]
 
     def train_epoch(self, epoch: int) -> dict[str, float]:

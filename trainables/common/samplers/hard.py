@@ -39,7 +39,15 @@ def cosine_scores(queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tens
     return F.normalize(queries.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).t()
 
 
-def two_hop_scores(adjacency: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def co_links(adjacency: torch.Tensor) -> torch.Tensor:
+    """``[N, N]`` number of rows linked to both items, from an ``[R, N]`` adjacency (cache it between batches)."""
+    adj = (adjacency > 0).float()
+    return adj.t() @ adj
+
+
+def two_hop_scores(
+    adjacency: torch.Tensor, rows: torch.Tensor, co: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Graph similarity of each row to every item through co-linked items, for a bipartite graph.
 
     In a bipartite graph a row's 2-hop neighbours are other rows, so items are reached in the item projection:
@@ -50,6 +58,7 @@ def two_hop_scores(adjacency: torch.Tensor, rows: torch.Tensor) -> tuple[torch.T
     Args:
         adjacency: ``[R, N]`` 0/1 (or count) float matrix of the links seen so far.
         rows: ``[B]`` row ids.
+        co: optional precomputed :func:`co_links` of ``adjacency`` (the ``[N, N]`` product dominates the cost).
 
     Returns:
         ``(scores [B, N] in [0, 1], valid [B, N] bool)``; ``valid`` is true exactly on 2-hop items that the row
@@ -57,7 +66,7 @@ def two_hop_scores(adjacency: torch.Tensor, rows: torch.Tensor) -> tuple[torch.T
     """
     adj = (adjacency > 0).float()  # [R, N]
     own = adj[rows]  # [B, N]
-    co = adj.t() @ adj  # [N, N] rows shared by two items
+    co = co_links(adj) if co is None else co  # [N, N] rows shared by two items
     paths = own @ co  # [B, N]
     valid = (paths > 0) & (own == 0)
     scores = paths / paths.amax(dim=1, keepdim=True).clamp(min=1.0)
