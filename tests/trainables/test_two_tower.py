@@ -196,6 +196,27 @@ def test_config_rejects_inconsistent_shapes():
         TwoTowerData(source="csv")
 
 
+def test_negative_sampling_and_temporal_knobs_reach_the_training_loss():
+    data = TwoTower.load_data(TwoTowerData(**TwoTower.tiny_data))
+
+    def first_epoch(**overrides) -> dict[str, float]:
+        cfg = TwoTowerConfig(**{**TwoTower.tiny_config, **overrides})
+        return TwoTower(cfg, data, torch.device("cpu")).train_epoch(0)
+
+    base = first_epoch(num_rand_negs=0)
+    assert base["loss"] == pytest.approx(base["main_loss"] + 0.5 * base["temporal_loss"], rel=1e-6)
+    for change in (
+        {"num_rand_negs": 5},
+        {"num_rand_negs": 5, "rand_neg_sampling": "popularity"},
+        {"log_q": True},
+        {"temperature": 0.5},
+        {"mask_known_positives": False},
+    ):
+        assert first_epoch(**{"num_rand_negs": 0, **change})["main_loss"] != base["main_loss"], change
+    off = first_epoch(num_rand_negs=0, temporal_loss_weight=0.0)
+    assert off["temporal_loss"] == 0.0 and off["loss"] == off["main_loss"]
+
+
 def test_beats_random_ranking_by_a_wide_margin_on_the_synthetic_data():
     data = TwoTower.load_data(TwoTowerData(num_users=150, num_communities=5, max_events=16, num_popular=3))
     cfg = TwoTowerConfig(d_emb=16, history_len=8, temporal_k=2, batch_size=64, num_rand_negs=5, lr=3e-3)
