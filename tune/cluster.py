@@ -47,7 +47,7 @@ _LOCAL_SCHEMES = {"file", "local"}
 def detect_notebook_env(environ: Mapping[str, str]) -> NotebookEnv | None:
     """``"kaggle"`` or ``"colab"`` when ``environ`` carries that notebook service's markers, else ``None``.
 
-    Kaggle is checked first: its images are built from Colab-like bases, never the reverse.
+    Kaggle is checked first, so an image that carries both services' variables counts as Kaggle.
     """
     if any(environ.get(k) is not None for k in KAGGLE_MARKERS):
         return "kaggle"
@@ -132,7 +132,12 @@ def describe_nodes(nodes: Sequence[Mapping[str, Any]], limit: int = 4) -> str:
     return f"{len(nodes)} node(s): " + ", ".join(shown) + more
 
 
-def refusal(request_cpu: float, request_gpu: float, nodes: Sequence[Mapping[str, Any]]) -> SpecError | None:
+def refusal(
+    request_cpu: float,
+    request_gpu: float,
+    nodes: Sequence[Mapping[str, Any]],
+    remedy: str = f"or {WAIT_FLAG} SECONDS on an autoscaling cluster",
+) -> SpecError | None:
     """The error :func:`preflight` raises for this request and these nodes, or None when some node fits."""
     request = {"cpu": request_cpu, "gpu": request_gpu}
     if not nodes:
@@ -151,10 +156,7 @@ def refusal(request_cpu: float, request_gpu: float, nodes: Sequence[Mapping[str,
         f"{what}; the cluster has {describe_nodes(nodes)}",
         key="resources",
         value=request,
-        allowed=(
-            f"cpu <= {_fmt(max_cpu)} and gpu <= {_fmt(max_gpu)} per trial, "
-            f"or {WAIT_FLAG} SECONDS on an autoscaling cluster"
-        ),
+        allowed=f"cpu <= {_fmt(max_cpu)} and gpu <= {_fmt(max_gpu)} per trial, {remedy}",
     )
 
 
@@ -235,7 +237,10 @@ def wait_for_resources(
     finally:
         if ask_autoscaler is not None:
             ask_autoscaler([])
-    error = refusal(cpu, gpu, nodes) or SpecError("no node fits", key="resources", value=dict(request))
+    remedy = f"or a longer {WAIT_FLAG} if the autoscaler can add such a node"
+    error = refusal(cpu, gpu, nodes, remedy) or SpecError(
+        "no node fits", key="resources", value=dict(request)
+    )
     raise SpecError(
         f"after waiting {_fmt(seconds)} s, {error.message}",
         key=error.key,

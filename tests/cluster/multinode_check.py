@@ -70,6 +70,20 @@ def main(out: Path) -> dict:
         }
         addr = ["--address", cluster.address]
 
+        # 0. tune.cluster against the real cluster: the node list, and waiting (with a real autoscaler request).
+        from tune.cluster import cluster_nodes, wait_for_resources
+        from tune.errors import SpecError
+
+        ray.init(address=cluster.address, log_to_driver=False)
+        facts["nodes"] = cluster_nodes()
+        facts["wait_ok"] = len(wait_for_resources({"cpu": 1, "gpu": 0.5}, 5, interval=1))
+        try:
+            wait_for_resources({"cpu": 1, "gpu": 2}, 2, interval=1)
+            facts["wait_refused"] = ""
+        except SpecError as exc:
+            facts["wait_refused"] = str(exc)
+        ray.shutdown()
+
         # 1. A trial that no node can hold: refused before any trial starts.
         code, err = call(
             [TOY, *COMMON, *addr, "--storage", str(out), "--name", "impossible", "--shared-storage"]

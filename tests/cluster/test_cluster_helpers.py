@@ -181,6 +181,7 @@ def test_wait_for_resources_times_out_with_the_preflight_message():
         )
     assert clock.sleeps == [5, 5, 2]
     assert "after waiting 12 s, a trial requests gpu=1 but no node has a GPU" in str(info.value)
+    assert str(info.value).endswith("or a longer --wait-for-resources if the autoscaler can add such a node)")
     assert asked == [[{"CPU": 1.0, "GPU": 1.0}], []]
 
 

@@ -42,6 +42,18 @@ def facts(tmp_path_factory) -> dict:
     return json.loads(lines[-1].removeprefix("MULTINODE_FACTS "))
 
 
+def test_cluster_nodes_and_wait_for_resources_read_the_real_cluster(facts):
+    nodes = {n["node_id"]: n["resources"] for n in facts["nodes"]}
+    assert set(nodes) == {facts["head_node_id"], *facts["worker_node_ids"]}
+    assert nodes[facts["head_node_id"]]["CPU"] == 1 and "GPU" not in nodes[facts["head_node_id"]]
+    assert all(nodes[w]["CPU"] == 2 and nodes[w]["GPU"] == 1 for w in facts["worker_node_ids"])
+    assert facts["wait_ok"] == 3
+    assert (
+        facts["wait_refused"].startswith("<spec>, key 'resources'")
+        and "after waiting 2 s" in facts["wait_refused"]
+    )
+
+
 def test_trials_spread_over_the_worker_nodes_and_share_each_gpu_by_half(facts):
     packed = facts["packed"]
     assert packed["code"] == 0, packed["stderr"]
