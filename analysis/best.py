@@ -158,6 +158,11 @@ def status_counts(frame: pd.DataFrame) -> str:
     return ", ".join(f"{n} {s}" for s, n in counts.sort_index().items()) or "no trials"
 
 
+def table_view(run: Run, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`top_table` without the test columns other than the selection metric's counterpart."""
+    return table.drop(columns=[c for c in table.columns if c.startswith("test/") and c != run.test_metric])
+
+
 def best_markdown(run: Run, table: pd.DataFrame, winner_line: str) -> str:
     """The markdown of ``best.md``."""
     failed = run.failed(run.summary)
@@ -173,7 +178,7 @@ def best_markdown(run: Run, table: pd.DataFrame, winner_line: str) -> str:
     other_tests = [c for c in table.columns if c.startswith("test/") and c != run.test_metric]
     if other_tests:
         lines.append(f"Other test metrics ({len(other_tests)}) are in best.csv.")
-    lines += ["", markdown_table(table.drop(columns=other_tests)), "", winner_line, ""]
+    lines += ["", markdown_table(table_view(run, table)), "", winner_line, ""]
     return "\n".join(lines)
 
 

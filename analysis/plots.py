@@ -221,13 +221,13 @@ def importance(run: Run, seed: int = 0) -> pd.Series:
 
     Each usable trial becomes a COMPLETE Optuna trial whose value is its best validation metric, with the
     distributions the spec's ``space:`` declares. ASHA-stopped trials are included with their value at fewer
-    epochs. Empty when fewer than 2 trials or no knob varies.
+    epochs. Empty when fewer than 2 trials, no knob varies, or the values do not vary.
     """
     import optuna
 
     frame = run.usable(run.summary)
     keys = [k for k in run.searched if frame[f"config/{k}"].nunique() > 1]
-    if len(frame) < 2 or not keys:
+    if len(frame) < 2 or not keys or frame[run.metric].nunique() < 2:
         return pd.Series(dtype=float)
     dists = {key: _distribution(*run.space[key]) for key in keys}
     trials = [
@@ -248,6 +248,8 @@ def importance(run: Run, seed: int = 0) -> pd.Series:
             result = optuna.importance.get_param_importances(
                 study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed)
             )
+    except RuntimeError:  # fANOVA's forest explains no variance (e.g. values differ only within one leaf)
+        return pd.Series(dtype=float)
     finally:
         optuna.logging.set_verbosity(verbosity)
     return pd.Series(result, dtype=float)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import plots
-from analysis.best import status_counts, top_table
+from analysis.best import status_counts, table_view, top_table
 from analysis.io import Run, RunDirError, load_run, markdown_table
 from analysis.significance import analyse, default_metrics
 
@@ -53,7 +53,12 @@ def build_report(run: Run, top: int = 10, alpha: float = 0.05, seed: int = 0) ->
     if not failed.empty and "error" in failed.columns:
         lines += ["", "Failed trials:", "", markdown_table(failed[["trial_id", "status", "error"]])]
 
-    lines += ["", "## Best configs (search phase, validation)", "", markdown_table(top_table(run, top))]
+    lines += [
+        "",
+        "## Best configs (search phase, validation)",
+        "",
+        markdown_table(table_view(run, top_table(run, top))),
+    ]
 
     metrics = default_metrics(run, all_metrics=False)
     lines += ["", "## Replication over seeds (test split)", "", analyse(run, metrics, alpha, seed)[2]]
@@ -83,7 +88,9 @@ def build_report(run: Run, top: int = 10, alpha: float = 0.05, seed: int = 0) ->
     importance = plots.importance(run, seed=seed)
     lines += ["", "## Hyperparameter importance (fANOVA on finished search trials)", ""]
     if importance.empty:
-        lines.append("_(needs at least 2 finished trials and a knob that varies)_")
+        lines.append(
+            "_(needs at least 2 finished trials whose values differ, and a searched knob that varies)_"
+        )
     else:
         table = pd.DataFrame({"hyperparameter": importance.index, "importance": importance.to_numpy()})
         lines += [markdown_table(table), ""]

@@ -80,11 +80,11 @@ def comparison_table(run: Run, metrics: list[str], alpha: float = 0.05) -> pd.Da
     """Paired tests of every top config against every baseline, Holm-corrected across the whole table."""
     frame = replicated(run)
     tops, bases = groups_in_order(frame)
+    by_group = {g: part.set_index("config/seed") for g, part in frame.groupby("group")}
     rows = []
     for top in tops:
         for base in bases:
-            a = frame[frame["group"] == top].set_index("config/seed")
-            b = frame[frame["group"] == base].set_index("config/seed")
+            a, b = by_group[top], by_group[base]
             seeds = sorted(set(a.index) & set(b.index))
             for metric in metrics:
                 x = pd.to_numeric(a.loc[seeds, metric], errors="coerce").to_numpy()

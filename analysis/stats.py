@@ -116,7 +116,7 @@ def cohens_dz(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> float
     if d.size < 2:
         return float("nan")
     sd = d.std(ddof=1)
-    if sd == 0.0:
+    if sd <= 1e-12 * np.abs(d).max() or sd == 0.0:
         return 0.0 if d.mean() == 0.0 else float(np.sign(d.mean()) * np.inf)
     return float(d.mean() / sd)
 
@@ -142,8 +142,15 @@ def paired_tests(
     low, high = t_interval(d, confidence)
     if np.all(d == 0.0):
         return PairedResult(n, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0)
-    t = sps.ttest_rel(x, y)
     w = sps.wilcoxon(x, y)
+    if np.ptp(d) <= 1e-12 * np.abs(d).max():
+        # a constant shift (up to rounding): the t statistic's limit is ±inf and its p-value 0; SciPy would
+        # divide rounding noise by rounding noise
+        shift = float(np.sign(d.mean()) * np.inf)
+        return PairedResult(
+            n, float(d.mean()), low, high, shift, 0.0, float(w.statistic), float(w.pvalue), shift
+        )
+    t = sps.ttest_rel(x, y)
     return PairedResult(
         n=n,
         mean_diff=float(d.mean()),

@@ -93,3 +93,10 @@ def test_holm_leaves_nan_out_of_the_family() -> None:
     adjusted, reject = holm([0.02, float("nan"), 0.02])
     assert adjusted[[0, 2]] == pytest.approx([0.04, 0.04])
     assert math.isnan(adjusted[1]) and reject.tolist() == [True, False, True]
+
+
+def test_constant_shift_up_to_rounding_is_an_exact_shift() -> None:
+    a = np.array([0.1, 0.2, 0.3, 0.4]) + 0.7  # differences equal 0.7 up to floating-point rounding
+    r = paired_tests(a, a - 0.7)
+    assert (r.t_stat, r.p_t, r.d_z) == (math.inf, 0.0, math.inf)
+    assert r.mean_diff == pytest.approx(0.7)
