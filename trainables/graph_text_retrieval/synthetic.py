@@ -5,18 +5,24 @@ What is planted, and why:
 * Every molecule is a chain of motifs (rings, linkers, functional groups) joined by single bonds; node features
   are atomic numbers and aromatic flags, edge features bond types — the same featurisation as the ChEBI-20 loader.
 * Molecules come in **families**: a family shares ``core_motifs`` ring/linker motifs and a family name; its members
-  differ only in their last ``variable_motifs`` substituents (distinct ordered combinations, so no exact
-  duplicates). Families are the seed system's "isomers, chemical families".
-* The description names the family, then every motif in chain order, then a random "role" sentence that has no
+  differ only in their last ``variable_motifs`` substituents. Members come in **isomer groups**: one set of
+  distinct substituents in every order along the chain (``variable_motifs!`` members), so isomers have the same
+  atoms and the same description words, and differ only in which motifs are bonded to which (bigrams in the
+  text, neighbourhoods in the graph). No two molecules are identical. These are the seed system's "isomers,
+  chemical families".
+* The description names the family, then every motif in chain order (core motifs as comma-separated phrases,
+  substituents as one word each, so word bigrams carry their order), then a random "role" sentence that has no
   counterpart in the graph (noise the text encoder must learn to ignore, and that blurs the neighbour search).
 
-So the coarse signal (which family) is easy and is learnt from random batches, while the fine signal (which
-substituents, in which order) only pays off when family members share a batch: that is what ``hard_ratio`` buys,
+So the coarse signal (which family, which substituents) is easy and is learnt from random batches, while the
+fine signal (in which order) only pays off when isomers share a batch: that is what ``hard_ratio`` buys,
 ``hardness_k`` decides how close (same family and same role first) the hard negatives are, and
 ``curriculum_epoch`` decides when they start.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 
@@ -39,18 +45,18 @@ _MOTIFS: list[tuple[str, list[int], bool, list[tuple[int, int, int]], int, int]]
     ("ether linkage", [8], False, [], 0, 0),
     ("alkene double bond", [6, 6], False, [(0, 1, 1)], 0, 1),
     ("alkyne triple bond", [6, 6], False, [(0, 1, 2)], 0, 1),
-    ("hydroxy group", [8], False, [], 0, 0),
-    ("amino group", [7], False, [], 0, 0),
-    ("chloro substituent", [17], False, [], 0, 0),
-    ("fluoro substituent", [9], False, [], 0, 0),
-    ("bromo substituent", [35], False, [], 0, 0),
-    ("methyl group", [6], False, [], 0, 0),
-    ("carboxylic acid group", [6, 8, 8], False, [(0, 1, 1), (0, 2, 0)], 0, 2),
-    ("keto group", [6, 8], False, [(0, 1, 1)], 0, 0),
-    ("nitro group", [7, 8, 8], False, [(0, 1, 1), (0, 2, 0)], 0, 0),
-    ("thiol group", [16], False, [], 0, 0),
-    ("methoxy group", [8, 6], False, [(0, 1, 0)], 0, 1),
-    ("cyano group", [6, 7], False, [(0, 1, 2)], 0, 0),
+    ("hydroxy", [8], False, [], 0, 0),
+    ("amino", [7], False, [], 0, 0),
+    ("chloro", [17], False, [], 0, 0),
+    ("fluoro", [9], False, [], 0, 0),
+    ("bromo", [35], False, [], 0, 0),
+    ("methyl", [6], False, [], 0, 0),
+    ("carboxy", [6, 8, 8], False, [(0, 1, 1), (0, 2, 0)], 0, 2),
+    ("keto", [6, 8], False, [(0, 1, 1)], 0, 0),
+    ("nitro", [7, 8, 8], False, [(0, 1, 1), (0, 2, 0)], 0, 0),
+    ("sulfanyl", [16], False, [], 0, 0),
+    ("methoxy", [8, 6], False, [(0, 1, 0)], 0, 1),
+    ("cyano", [6, 7], False, [(0, 1, 2)], 0, 0),
 ]
 NUM_CORE = 15  # motifs 0..14 build family cores; 15.. are the substituents that vary within a family
 NUM_VARIABLE = len(_MOTIFS) - NUM_CORE
@@ -148,20 +154,21 @@ def generate(
         The graph tensors of :func:`motif_graphs` plus ``tokens [N, L]``, ``vocab``, ``texts``, ``family [N]``
         and ``motifs [N, S]``.
     """
-    combos = NUM_VARIABLE**variable_motifs
+    orders = torch.tensor(list(itertools.permutations(range(variable_motifs))))  # [V!, V]
+    sets = torch.tensor(list(itertools.combinations(range(NUM_VARIABLE), variable_motifs)))  # [C, V]
     per_family = -(-num_molecules // num_families)
-    if per_family > combos:
+    if per_family > sets.size(0) * orders.size(0):
         raise ValueError(
-            f"{per_family} molecules per family exceed the {combos} distinct substituent combinations; "
-            "raise num_families or variable_motifs"
+            f"{per_family} molecules per family exceed the {sets.size(0) * orders.size(0)} distinct substituent "
+            "arrangements; raise num_families or variable_motifs"
         )
     family = torch.arange(num_molecules) % num_families  # [N]
     member = torch.arange(num_molecules) // num_families  # [N] rank within the family
     cores = torch.randint(NUM_CORE, (num_families, core_motifs), generator=generator)  # [F, C]
-    combo_of = torch.argsort(torch.rand(num_families, combos, generator=generator), dim=1)  # [F, combos]
-    combo = combo_of[family, member]  # [N] distinct within a family
-    digits = NUM_VARIABLE ** torch.arange(variable_motifs)  # [V]
-    variable = NUM_CORE + (combo.unsqueeze(1) // digits) % NUM_VARIABLE  # [N, V]
+    set_of = torch.argsort(torch.rand(num_families, sets.size(0), generator=generator), dim=1)  # [F, C]
+    # members come in isomer groups: one substituent set, every order of it along the chain
+    chosen = sets[set_of[family, member // orders.size(0)]]  # [N, V]
+    variable = NUM_CORE + chosen.gather(1, orders[member % orders.size(0)])  # [N, V]
     motifs = torch.cat([cores[family], variable], dim=1)  # [N, S]
     role = torch.randint(len(_ROLES), (num_molecules,), generator=generator)  # [N]
 
@@ -172,7 +179,9 @@ def generate(
     )
     vocab = [w for w in vocab if w != "{family}"]
     wid = {w: i for i, w in enumerate(vocab)}
-    phrase_ids = pad_rows([[wid[w] for w in p] + [wid[","]] for p in phrases])  # [M, P]
+    phrase_ids = pad_rows(
+        [[wid[w] for w in p] + [wid[","]] * (m < NUM_CORE) for m, p in enumerate(phrases)]
+    )  # [M, P]
     prefix = torch.tensor([wid.get(w, -2) for w in _PREFIX])  # -2 marks the family slot
     prefix = prefix.expand(num_molecules, -1).clone()  # [N, 7]
     family_word = torch.tensor([wid[w] for w in names])[family]  # [N]

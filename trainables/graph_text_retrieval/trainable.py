@@ -113,13 +113,16 @@ class GraphTextDataConfig(DataConfig):
     )
     num_molecules: int = Field(2000, ge=20, le=10_000_000, description="Synthetic molecules.")
     num_families: int = Field(
-        100, ge=1, le=1_000_000, description="Synthetic motif families (near-duplicate groups)."
+        50, ge=1, le=1_000_000, description="Synthetic motif families (near-duplicate groups)."
     )
     core_motifs: int = Field(
         3, ge=1, le=8, description="Motifs shared by every member of a synthetic family."
     )
     variable_motifs: int = Field(
-        2, ge=1, le=4, description="Substituents that vary within a synthetic family."
+        3,
+        ge=1,
+        le=4,
+        description="Substituents varying within a family; isomer groups of variable_motifs! orders.",
     )
     val_fraction: float = Field(
         0.15, ge=0.0, le=0.5, description="Validation share (synthetic or one-file data)."

@@ -35,8 +35,9 @@ def cosine_topk(
         exclude_self: drop each row itself from its neighbours.
 
     Returns:
-        ``(similarities [N, k], indices [N, k])``, neighbours sorted by decreasing similarity; equal similarities
-        are ordered by increasing index, so the result does not depend on ``chunk_size``.
+        ``(similarities [N, k], indices [N, k])``, neighbours sorted by decreasing similarity; exactly equal
+        similarities are ordered by increasing index (the chunk size only changes float rounding, so it can
+        swap near-ties at the 1e-7 level).
     """
     n = embeddings.size(0)
     limit = n - 1 if exclude_self else n
