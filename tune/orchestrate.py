@@ -13,11 +13,15 @@ from typing import Any
 import yaml
 
 from trainables.runner import RunnerSettings, run_trial
+from tune.cluster import is_remote_uri
+from tune.errors import SpecError
 from tune.results import best_record, best_row, manifest, summarize
 from tune.space import to_ray
 from tune.spec import ResolvedSpec, deep_merge
+from tune.storage import download, ray_storage_path, upload
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_USAGE = 2
 
 
 def connect(address: str | None) -> bool:
@@ -87,9 +91,11 @@ def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse
     if args is not None and args.resume:
         from tune.watchdog import check_experiment_state
 
+        if is_remote_uri(spec.storage):
+            download(f"{ray_storage_path(spec.storage, spec.name, run_dir)}/search", run_dir / "search")
         check_experiment_state(run_dir / "search")
         return tune.Tuner.restore(
-            str(run_dir / "search"),
+            f"{ray_storage_path(spec.storage, spec.name, run_dir)}/search",
             trainable=trainable,
             param_space=param_space,
             resume_unfinished=True,
@@ -98,7 +104,7 @@ def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse
         )
     run_config = tune.RunConfig(
         name="search",
-        storage_path=str(run_dir),
+        storage_path=ray_storage_path(spec.storage, spec.name, run_dir),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
         callbacks=_callbacks(resolved),
@@ -163,23 +169,51 @@ def _print_best(record: dict[str, Any] | None, run_dir: Path, summary_counts: st
     print(f"watch:   tensorboard --logdir {run_dir}")
 
 
+def preflight_checks(resolved: ResolvedSpec, args: argparse.Namespace) -> None:
+    """Refuse, before any trial exists, what Ray would only warn about: node-local storage on several nodes, and a
+    trial no node can ever hold (or wait for an autoscaler with ``--wait-for-resources``)."""
+    from tune.cluster import check_storage, cluster_nodes, preflight, wait_for_resources
+
+    spec = resolved.spec
+    nodes = cluster_nodes()
+    wait = float(getattr(args, "wait_for_resources", 0.0) or 0.0)
+    # an autoscaling cluster may grow past one node, so its storage must be shared from the start
+    check_storage(spec.storage, len(nodes) if wait <= 0 else max(len(nodes), 2), shared=args.shared_storage)
+    if wait > 0:
+        wait_for_resources({"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}, wait)
+    else:
+        preflight(spec.resources.cpu, spec.resources.gpu, nodes)
+
+
 def run_search(
     resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse.Namespace, argv: list[str]
 ) -> int:
     """Fit (or resume) the search, write the result files, then replicate and report."""
     import pandas as pd
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
-        (run_dir / "spec.yaml").write_text(yaml.safe_dump(resolved.raw, sort_keys=False))
-    started_here = connect(args.address)
+    started_here = connect(None if args.local else args.address)
     try:
+        try:
+            preflight_checks(resolved, args)
+        except SpecError as exc:
+            exc.file = exc.file or resolved.path
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not args.resume:
+            (run_dir / "spec.yaml").write_text(yaml.safe_dump(resolved.raw, sort_keys=False))
         tuner = build_tuner(resolved, data, run_dir, args)
         interrupted = False
         try:
             tuner.fit()
         except KeyboardInterrupt:
             interrupted = True
+        remote = is_remote_uri(resolved.spec.storage)
+        if remote:
+            download(
+                f"{ray_storage_path(resolved.spec.storage, resolved.spec.name, run_dir)}/search",
+                run_dir / "search",
+            )
         record = write_results(resolved, run_dir, argv)
         summary = pd.read_csv(run_dir / "summary.csv")
         counts = summary["status"].value_counts().to_dict() if not summary.empty else {}
@@ -196,6 +230,8 @@ def run_search(
             replicate(resolved, data, run_dir)
         if not args.skip_report:
             _write_report(run_dir)
+        if remote:
+            upload(run_dir, ray_storage_path(resolved.spec.storage, resolved.spec.name, run_dir))
         return EXIT_OK if record is not None else EXIT_FAILED
     finally:
         if started_here:

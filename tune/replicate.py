@@ -20,9 +20,11 @@ from typing import Any
 import pandas as pd
 
 from trainables.runner import REPLICA_KEY
+from tune.cluster import is_remote_uri
 from tune.errors import EXIT_USAGE, SpecError
 from tune.results import summarize
 from tune.spec import ResolvedSpec, deep_merge, load_spec
+from tune.storage import download, ray_storage_path
 
 
 def _nested_config(row: pd.Series) -> dict[str, Any]:
@@ -81,9 +83,10 @@ def replicate(resolved: ResolvedSpec, data: Any, run_dir: Path) -> pd.DataFrame:
 
     spec = resolved.spec
     experiment_dir = run_dir / "replicate"
+    storage = ray_storage_path(spec.storage, spec.name, run_dir)
     trainable = make_trainable(resolved, data)
-    if experiment_dir.exists() and tune.Tuner.can_restore(str(experiment_dir)):
-        tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True)
+    if tune.Tuner.can_restore(f"{storage}/replicate"):
+        tuner = tune.Tuner.restore(f"{storage}/replicate", trainable=trainable, resume_unfinished=True)
     else:
         replicas = plan(resolved, pd.read_csv(run_dir / "summary.csv"))
         if not replicas:
@@ -104,13 +107,15 @@ def replicate(resolved: ResolvedSpec, data: Any, run_dir: Path) -> pd.DataFrame:
             ),
             run_config=tune.RunConfig(
                 name="replicate",
-                storage_path=str(run_dir),
+                storage_path=storage,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
                 failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
                 verbose=1,
             ),
         )
     tuner.fit()
+    if is_remote_uri(spec.storage):
+        download(f"{storage}/replicate", experiment_dir)
     summary = summarize(experiment_dir, run_dir, trial_states(experiment_dir))
     if not summary.empty:
         summary.insert(1, "group", summary.pop(f"config/{REPLICA_KEY}.group"))

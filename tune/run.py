@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,10 @@ from typing import Any
 import yaml
 
 from trainables.protocol import DataError
+from tune.cluster import default_storage, detect_notebook_env
 from tune.errors import EXIT_USAGE, SpecError
 from tune.space import sample_configs
 from tune.spec import ResolvedSpec, deep_merge, load_spec
-
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="existing Ray cluster: 'auto', the head's host:port, or ray://host:10001 (default: start a local Ray)",
     )
-    p.add_argument("--storage", default=None, help="results folder (overrides the spec's storage:)")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="single-node mode: start a local Ray on this machine's CPUs/GPUs (automatic on Kaggle/Colab), ignoring --address",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="results folder or URI (s3://, gs://, ...) (overrides the spec's storage:)",
+    )
+    p.add_argument(
+        "--shared-storage",
+        action="store_true",
+        help="the --storage path is a file system (NFS, Lustre, GPFS) mounted at the same path on every node; "
+        "required for a plain path on a multi-node cluster",
+    )
+    p.add_argument(
+        "--wait-for-resources",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="on an autoscaling cluster: ask the autoscaler for one trial's resources and wait up to SECONDS for a "
+        "node that can hold it, instead of refusing at once",
+    )
     p.add_argument("--name", default=None, help="experiment name (overrides the spec's name:)")
     p.add_argument("--skip-replicate", action="store_true", help="do not run the spec's replicate phase")
     p.add_argument("--skip-report", action="store_true", help="do not write the report at the end")
@@ -67,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_dir_of(resolved: ResolvedSpec) -> Path:
-    return (Path(resolved.spec.storage) / resolved.spec.name).resolve()
+    """The local results folder. For a cloud URI, the local mirror ``./results/<name>`` (see tune.storage)."""
+    from tune.storage import local_run_dir
+
+    return local_run_dir(resolved.spec.storage, resolved.spec.name)
 
 
 def print_dry_run(resolved: ResolvedSpec, run_dir: Path) -> None:
@@ -99,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         overrides = list(args.set)
+        notebook = detect_notebook_env(os.environ)
+        if notebook and not args.storage and (args.local or not args.address):
+            # Kaggle/Colab: results go to the folder that survives the session, so --resume can continue
+            overrides.append(f"storage={default_storage(notebook)}")
         if args.name:
             overrides.append(f"name={args.name}")
         if args.storage:
@@ -117,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                     allowed="a folder written by an earlier python -m tune.run",
                 )
             saved = run_dir / "spec.yaml"
-            resolved = load_spec(saved) if saved.exists() else resolved
+            if saved.exists():  # the spec the run started with; the folder may have moved since
+                where = [f"name={resolved.spec.name}", f"storage={resolved.spec.storage}"]
+                resolved = load_spec(saved, where)
         elif run_dir.exists() and any(run_dir.iterdir()):
             raise SpecError(
                 "the experiment folder already exists",
