@@ -126,3 +126,14 @@ def test_not_a_result_folder_exits_2_with_one_line(
         assert err.startswith(f"error: {target}") and "\n" not in err
     with pytest.raises(RunDirError):
         load_run(target)
+
+
+def test_folder_copied_from_a_cluster_finds_trials_by_id(run_dir: Path) -> None:
+    summary = pd.read_csv(run_dir / "summary.csv")
+    summary["logdir"] = (
+        "/mnt/cluster-nfs/results/fake_alpha/" + summary["logdir"]
+    )  # absolute, gone on a laptop
+    summary.to_csv(run_dir / "summary.csv", index=False)
+    run = load_run(run_dir)
+    progress = run.progress(run.summary[run.summary["trial_id"] == "t1"].iloc[0])
+    assert progress["epoch"].tolist() == list(range(1, 10))
