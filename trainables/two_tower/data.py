@@ -64,6 +64,7 @@ def build_dataset(
     counts = torch.bincount(actor, minlength=num_users)  # [U]
     start = torch.cumsum(counts, 0) - counts
     active = counts > 0
+    assert int(counts[active].min()) >= 3, "every actor needs a train, a val and a test event"
     end = (start + counts)[active]  # one past each active actor's last event
     is_train = torch.ones(actor.numel(), dtype=torch.bool)
     is_train[end - 1] = False
