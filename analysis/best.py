@@ -136,8 +136,8 @@ def winner_spec(run: Run, values: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def write_winner(run: Run, path: Path | None = None) -> Path:
-    """Write ``winner.yaml`` (default: into RUN_DIR) and return its path."""
+def write_winner(run: Run, path: Path | None = None) -> tuple[Path, str]:
+    """Write ``winner.yaml`` (default: into RUN_DIR); return its path and why that config won."""
     values, reason = choose_winner(run)
     spec = winner_spec(run, values)
     target = path or run.path / WINNER_FILE
@@ -149,7 +149,7 @@ def write_winner(run: Run, path: Path | None = None) -> Path:
         header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=None),
         encoding="utf-8",
     )
-    return target
+    return target, reason
 
 
 def status_counts(frame: pd.DataFrame) -> str:
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         table = top_table(run, args.top)
         winner_line = "No winner: no finished trial."
         if not args.no_winner and len(run.ranked()):
-            path = write_winner(run)
-            winner_line = f"Winner written to `{path.name}` ({choose_winner(run)[1]})."
+            path, reason = write_winner(run)
+            winner_line = f"Winner written to `{path.name}` ({reason})."
     except RunDirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

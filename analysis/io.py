@@ -93,7 +93,8 @@ def read_progress(path: Path) -> pd.DataFrame:
     return frame.rename(columns={key: "epoch"})
 
 
-def _max_epochs(spec: dict[str, Any]) -> int | None:
+def max_epochs(spec: dict[str, Any]) -> int | None:
+    """Epochs of a full trial: the scheduler's ``max_t``, else the fixed ``config.max_epochs`` (None if neither)."""
     sched = spec.get("scheduler") or {}
     value = sched.get("max_t") or (spec.get("config") or {}).get("max_epochs")
     return int(value) if value is not None else None
@@ -102,7 +103,7 @@ def _max_epochs(spec: dict[str, Any]) -> int | None:
 def summary_from_trials(experiment: Path, spec: dict[str, Any]) -> pd.DataFrame:
     """Rebuild ``summary.csv`` rows from the trial folders of an experiment folder (``search/``)."""
     rows = []
-    max_epochs = _max_epochs(spec)
+    full = max_epochs(spec)
     for trial_dir in sorted(p for p in experiment.iterdir() if p.is_dir()):
         params_file = trial_dir / "params.json"
         if not params_file.exists():
@@ -115,7 +116,7 @@ def summary_from_trials(experiment: Path, spec: dict[str, Any]) -> pd.DataFrame:
         failed = (trial_dir / "error.txt").exists()
         if failed:
             row["status"] = "ERROR"
-        elif max_epochs is not None and row["epochs"] < max_epochs:
+        elif full is not None and row["epochs"] < full:
             row["status"] = "INCOMPLETE"
         else:
             row["status"] = "TERMINATED"
@@ -197,11 +198,12 @@ class Run:
 
     def usable(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows whose trial did not fail and that have a finite selection metric."""
-        ok = ~frame["status"].isin(FAILED_STATUSES)
-        if self.metric in frame.columns:
-            ok &= pd.to_numeric(frame[self.metric], errors="coerce").notna()
-        else:
-            ok &= False
+        if self.metric not in frame.columns:
+            return frame.iloc[0:0]
+        ok = (
+            ~frame["status"].isin(FAILED_STATUSES)
+            & pd.to_numeric(frame[self.metric], errors="coerce").notna()
+        )
         return frame[ok]
 
     def failed(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from analysis.best import typed_value
-from analysis.io import Run
+from analysis.io import Run, max_epochs
 from analysis.significance import replicated
 from analysis.stats import t_interval
 
@@ -97,13 +97,8 @@ def rungs(run: Run) -> list[int]:
     """ASHA milestones ``grace_period × reduction_factor^k`` up to the maximum number of epochs."""
     sched = run.spec.get("scheduler") or {}
     grace, factor = int(sched.get("grace_period", 1)), float(sched.get("reduction_factor", 3))
-    max_t = sched.get("max_t") or (run.spec.get("config") or {}).get("max_epochs")
-    if max_t is None:
-        max_t = (
-            int(pd.to_numeric(run.summary.get("epochs"), errors="coerce").max())
-            if len(run.summary)
-            else grace
-        )
+    ran = pd.to_numeric(run.summary.get("epochs", pd.Series(dtype=float)), errors="coerce").dropna()
+    max_t = max_epochs(run.spec) or (int(ran.max()) if len(ran) else grace)
     out, k = [], 0
     while grace * factor**k <= max_t:
         out.append(int(round(grace * factor**k)))
@@ -230,19 +225,24 @@ def importance(run: Run, seed: int = 0) -> pd.Series:
     if len(frame) < 2 or not keys or frame[run.metric].nunique() < 2:
         return pd.Series(dtype=float)
     dists = {key: _distribution(*run.space[key]) for key in keys}
-    trials = [
-        optuna.trial.create_trial(
-            params={k: typed_value(row[f"config/{k}"], *run.space[k]) for k in keys},
-            distributions=dists,
-            value=float(row[run.metric]),
-        )
-        for _, row in frame.iterrows()
-    ]
+    trials = []
+    for _, row in frame.iterrows():
+        params = {k: typed_value(row[f"config/{k}"], *run.space[k]) for k in keys}
+        try:
+            trials.append(
+                optuna.trial.create_trial(params=params, distributions=dists, value=float(row[run.metric]))
+            )
+        except (
+            ValueError
+        ):  # a value outside the spec's space (e.g. the spec was edited after the run): left out
+            continue
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.create_study(direction="maximize" if run.mode == "max" else "minimize")
         study.add_trials(trials)
+        if len(trials) < 2:
+            return pd.Series(dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = optuna.importance.get_param_importances(

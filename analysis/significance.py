@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from analysis.io import Run, RunDirError, format_value, load_run, markdown_table
+from analysis.io import FAILED_STATUSES, Run, RunDirError, format_value, load_run, markdown_table
 from analysis.stats import MIN_PAIRS_WILCOXON, holm, paired_tests, summarize
 
 RECOMMENDED_SEEDS = 5
@@ -31,7 +31,7 @@ def replicated(run: Run) -> pd.DataFrame:
     rep = run.replicate
     if rep is None or rep.empty or "group" not in rep.columns:
         return pd.DataFrame(columns=["group", "config/seed"])
-    rep = rep[~rep["status"].isin(("ERROR", "DIVERGED"))]
+    rep = rep[~rep["status"].isin(FAILED_STATUSES)]
     return rep.drop_duplicates(subset=["group", "config/seed"], keep="last")
 
 
@@ -117,7 +117,7 @@ def comparison_table(run: Run, metrics: list[str], alpha: float = 0.05) -> pd.Da
     return table
 
 
-def seed_notes(run: Run, metrics: list[str], comparisons: pd.DataFrame) -> list[str]:
+def seed_notes(run: Run, comparisons: pd.DataFrame) -> list[str]:
     """Statements about seeds, failed runs and the limits of the tests."""
     frame = replicated(run)
     seeds = sorted(int(s) for s in frame["config/seed"].unique()) if len(frame) else []
@@ -198,7 +198,7 @@ def analyse(run: Run, metrics: list[str], alpha: float, seed: int) -> tuple[pd.D
         return pd.DataFrame(), pd.DataFrame(), text
     groups = group_table(run, metrics, np.random.default_rng(seed))
     comparisons = comparison_table(run, metrics, alpha)
-    notes = seed_notes(run, metrics, comparisons)
+    notes = seed_notes(run, comparisons)
     text = "\n\n".join(
         [
             "\n".join(f"- {n}" for n in notes),

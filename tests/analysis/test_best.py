@@ -59,7 +59,7 @@ def test_winner_yaml_fixes_the_winner_and_grids_the_seeds(run_dir: Path) -> None
 
     run = load_run(run_dir)
     spec = run.spec
-    path = best.write_winner(run)
+    path, _ = best.write_winner(run)
     winner = read_yaml(path)
     assert winner["config"] == {**spec["config"], "alpha": 0.5, "lr": 0.002, "num_negatives": 4}
     assert isinstance(winner["config"]["num_negatives"], int)
