@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# one thread: tests use tiny models, where thread start-up costs more than it saves on a shared CPU
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
