@@ -217,7 +217,12 @@ class TGNLink(Trainable):
         if source == "static":
             return self.data.dst_feat
         if source == "temporal":
-            return self.net.memory.memory[self.num_src :].detach().cpu().clone()  # [D, memory_dim]
+            # forward() in training mode applies the pending messages: the memory as of the last event seen
+            dst_nodes = torch.arange(self.num_src, self.num_src + self.num_dst, device=self.device)
+            with torch.no_grad():
+                memory, _ = self.net.memory(dst_nodes)  # [D, memory_dim]
+            seen = adjacency.any(dim=0)  # [D] unseen destinations share the GRU's bias state: not similar
+            return memory.cpu() * seen.unsqueeze(1)
         self._co_links = co_links(adjacency)  # [D, D]
         return adjacency.clone()  # [S, D]
 
