@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from analysis.best import typed_value
 from analysis.io import Run, max_epochs
-from analysis.significance import replicated
+from analysis.significance import groups_in_order, replicated
 from analysis.stats import t_interval
 
 _GROUP_COLUMN = re.compile(r"^test/([^/]+)/(.+)$")
@@ -129,36 +129,43 @@ def rung_plot(run: Run, out_dir: Path) -> list[Path]:
     return [_save(fig, out_dir / "asha_rungs.png")]
 
 
+def group_metric_names(run: Run, names: list[str]) -> list[str]:
+    """Which per-group metrics to show: the selection metric's name (``hr@10``), NDCG at the same k, the α
+    statistics and the group sizes; the hybrid model reports a dozen more, which stay in the CSV files."""
+    base = run.metric.split("/")[-1]
+    at_k = [f"ndcg@{base.split('@')[1]}"] if "@" in base else []
+    wanted = [base, *at_k, *(n for n in names if "alpha" in n), "count"]
+    chosen = [n for n in dict.fromkeys(wanted) if n in names]
+    return chosen or names[:3]
+
+
 def group_metrics(run: Run) -> pd.DataFrame:
     """Long table (config, group, metric, mean, low, high) of per-group test metrics such as ``test/short/hr@10``.
 
-    Replicated groups give means with a 95% t-interval over seeds; without replication the top 3 search trials
+    Replicated configs give means with a 95% t-interval over seeds; without replication the top 3 search trials
     give single values.
     """
     rep = replicated(run)
     if len(rep):
-        source, key = rep, "group"
+        tops, bases = groups_in_order(rep)
+        parts = [(g, rep[rep["group"] == g]) for g in tops + bases]
+        columns = list(rep.columns)
     else:
-        source = run.ranked().head(3).copy()
-        source["config"] = [f"trial {t}" for t in source["trial_id"]]
-        key = "config"
+        ranked = run.ranked().head(3)
+        parts = [(f"trial {t}", ranked[ranked["trial_id"] == t]) for t in ranked["trial_id"]]
+        columns = list(ranked.columns)
+    matches = [(c, m.group(1), m.group(2)) for c in columns if (m := _GROUP_COLUMN.match(str(c)))]
+    shown = group_metric_names(run, list(dict.fromkeys(metric for _, _, metric in matches)))
     rows = []
-    for column in source.columns:
-        match = _GROUP_COLUMN.match(str(column))
-        if not match:
+    for column, group, metric in matches:
+        if metric not in shown:
             continue
-        for name, part in source.groupby(key, sort=False):
+        for name, part in parts:
             values = pd.to_numeric(part[column], errors="coerce").to_numpy()
             low, high = t_interval(values)
+            mean = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
             rows.append(
-                {
-                    "config": str(name),
-                    "group": match.group(1),
-                    "metric": match.group(2),
-                    "mean": float(np.nanmean(values)) if np.isfinite(values).any() else np.nan,
-                    "low": low,
-                    "high": high,
-                }
+                {"config": name, "group": group, "metric": metric, "mean": mean, "low": low, "high": high}
             )
     return pd.DataFrame(rows)
 

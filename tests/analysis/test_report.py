@@ -99,3 +99,9 @@ def test_analysis_imports_neither_ray_nor_torch() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_group_metrics_shown_are_the_selection_metric_ndcg_alpha_and_count(run_dir: Path) -> None:
+    names = ["hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10", "mrr@10", "alpha_mean", "alpha_std", "count"]
+    shown = plots.group_metric_names(load_run(run_dir), names)
+    assert shown == ["hr@10", "ndcg@10", "alpha_mean", "alpha_std", "count"]
