@@ -148,7 +148,14 @@ def test_two_stage_pretrains_then_freezes_the_gnn():
     assert all(torch.equal(frozen[k], v) for k, v in model.gnn.state_dict().items())
 
 
-@pytest.mark.parametrize("overrides", [{"gnn": "gat"}, {"fusion": "piecewise", "neg_sampler": "popularity"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"gnn": "gat"},
+        {"fusion": "piecewise", "neg_sampler": "popularity"},
+        {"score": "dot", "fusion": "continuous"},
+    ],
+)
 def test_options_train_with_finite_loss(overrides):
     model = build(num_negatives=3, **overrides)
     assert math.isfinite(model.train_epoch(0)["loss"])
@@ -173,7 +180,7 @@ def test_hybrid_learns_several_times_the_random_rate():
     # a random ranking of the items a user has not seen puts the target in the top 10 with this probability
     unseen = model.data.num_items - model.train_lengths.float()
     random_rate = (10 / unseen).clamp(max=1.0).mean().item()  # ≈ 0.061
-    assert hr >= 4 * random_rate, (hr, random_rate)  # measured: 0.37, about 6x
+    assert hr >= 4 * random_rate, (hr, random_rate)  # measured: 0.45, about 7x
 
 
 # ------------------------------------------------------------------------------------------------ loaders

@@ -20,6 +20,11 @@ class HybridConfig(TrainableConfig):
         0.5, ge=0.0, le=1.0, description="Fixed fusion weight of SASRec (1 = SASRec alone, 0 = GNN alone)."
     )
     alpha_l2: float = Field(0.01, ge=0.0, le=10.0, description="L2 penalty on the learnable per-group α.")
+    score: Literal["dot", "cosine"] = Field(
+        "cosine",
+        description="Component score: cosine / temperature (one bounded scale for both), or dot product.",
+    )
+    temperature: float = Field(0.1, ge=0.01, le=10.0, description="Temperature of the cosine score.")
     dim: int = Field(64, ge=4, le=1024, description="Embedding size of SASRec and of the GNN.")
     max_len: int = Field(50, ge=2, le=1024, description="SASRec window: the most recent items it attends to.")
     num_heads: int = Field(2, ge=1, le=16, description="Attention heads of SASRec (must divide `dim`).")

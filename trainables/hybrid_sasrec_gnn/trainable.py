@@ -9,6 +9,11 @@ training sequence) against ``num_negatives`` sampled negatives that the user has
 (``neg_sampler``: uniform, or proportional to popularity for harder negatives). Two-stage training
 (``gnn_pretrain_epochs > 0``) spends the first epochs on BPR for the graph encoder alone and then freezes it.
 
+Each component scores by a cosine divided by ``temperature`` (``score: cosine``, the default) or by a dot product
+(``score: dot``, as SASRec and LightGCN do on their own). Both parts are trained through the fused logit, so with
+dot products the embeddings can grow to undo a small α; bounded cosine scores keep the two on one scale, so α is a
+real trade-off (measured: α moves HR@10 about twice as much, and the best hybrid is better).
+
 Evaluation is leave-one-out: a user's second-to-last item is the validation target (history = the rest before it),
 the last item the test target (history = everything before it). Every item is ranked (full ranking, batched over
 users) with the items of the history masked, and HR / NDCG / MRR at 5, 10, 20 are reported overall and per history
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from trainables.common.data import PairIndex, pad_from_flat
 from trainables.common.losses import bce, bpr_loss
@@ -111,6 +117,7 @@ class HybridSASRecGNN(Trainable):
         counts = torch.bincount(train_items, minlength=num_items).float()
         self.neg_weights = counts if config.neg_sampler == "popularity" else None
 
+        self.scale = 1.0 / config.temperature if config.score == "cosine" else 1.0
         fixed = config.fusion == "fixed"
         self.uses_sasrec = not (fixed and config.alpha == 0.0)
         self.uses_gnn = not (fixed and config.alpha == 1.0)
@@ -137,6 +144,10 @@ class HybridSASRecGNN(Trainable):
             if self.pretrain_epochs
             else None
         )
+
+    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+        """Unit rows for the cosine score (so α weighs two scores on the same bounded scale), else unchanged."""
+        return F.normalize(x, dim=-1) if self.config.score == "cosine" else x
 
     # ----------------------------------------------------------------------------------------------- training
     def train_epoch(self, epoch: int) -> dict[str, float]:
@@ -198,12 +209,15 @@ class HybridSASRecGNN(Trainable):
             alpha = self.fusion(self.train_lengths[users].to(self.device)).unsqueeze(1)  # [P, 1]
             logits = torch.zeros(candidates.shape, device=self.device)
             if self.uses_sasrec:
-                hidden = self.sasrec(inp.to(self.device))[valid.to(self.device)]  # [P, d]
-                sas = (hidden.unsqueeze(1) * self.sasrec.item_table()[candidates]).sum(-1)  # [P, 1 + K]
+                hidden = self._norm(self.sasrec(inp.to(self.device))[valid.to(self.device)])  # [P, d]
+                table = self._norm(self.sasrec.item_table())  # [I, d]
+                sas = (hidden.unsqueeze(1) * table[candidates]).sum(-1) * self.scale  # [P, 1 + K]
                 logits = logits + alpha * sas
             if self.uses_gnn:
-                user_emb, item_emb = frozen_emb if frozen_emb is not None else self.gnn()
-                graph = (user_emb[users.to(self.device)].unsqueeze(1) * item_emb[candidates]).sum(-1)
+                user_emb, item_emb = map(self._norm, frozen_emb if frozen_emb is not None else self.gnn())
+                graph = (user_emb[users.to(self.device)].unsqueeze(1) * item_emb[candidates]).sum(
+                    -1
+                ) * self.scale
                 logits = logits + (1 - alpha) * graph
             loss = bce(logits, labels) + self.fusion.penalty().to(self.device)
             self.optimizer.zero_grad()
@@ -219,7 +233,7 @@ class HybridSASRecGNN(Trainable):
         part = self.splits[split]
         self.sasrec.eval()
         self.gnn.eval()
-        user_emb, item_emb = self.gnn() if self.uses_gnn else (None, None)
+        user_emb, item_emb = map(self._norm, self.gnn()) if self.uses_gnn else (None, None)
         num_users = self.data.num_users
         ranks, alphas = [], []
         for start in range(0, num_users, self.config.eval_batch_size):
@@ -227,10 +241,10 @@ class HybridSASRecGNN(Trainable):
             alpha = self.fusion(part.lengths[batch].to(self.device)).unsqueeze(1)  # [B, 1]
             scores = torch.zeros(batch.numel(), self.data.num_items, device=self.device)  # [B, I]
             if self.uses_sasrec:
-                last = self.sasrec(part.seq[batch].to(self.device))[:, -1]  # [B, d]
-                scores += alpha * (last @ self.sasrec.item_table().t())
+                last = self._norm(self.sasrec(part.seq[batch].to(self.device))[:, -1])  # [B, d]
+                scores += alpha * self.scale * (last @ self._norm(self.sasrec.item_table()).t())
             if user_emb is not None and item_emb is not None:
-                scores += (1 - alpha) * (user_emb[batch.to(self.device)] @ item_emb.t())
+                scores += (1 - alpha) * self.scale * (user_emb[batch.to(self.device)] @ item_emb.t())
             exclude = part.seen.mask(batch).to(self.device)  # [B, I]
             ranks.append(ranks_from_scores(scores, part.target[batch].to(self.device), exclude).cpu())
             alphas.append(alpha.squeeze(1).cpu())
