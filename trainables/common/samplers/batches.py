@@ -36,8 +36,8 @@ def cosine_topk(
 
     Returns:
         ``(similarities [N, k], indices [N, k])``, neighbours sorted by decreasing similarity; exactly equal
-        similarities are ordered by increasing index (the chunk size only changes float rounding, so it can
-        swap near-ties at the 1e-7 level).
+        similarities are ordered (and cut at ``k``) by increasing index (the chunk size only changes float
+        rounding, so it can swap near-ties at the 1e-7 level).
     """
     n = embeddings.size(0)
     limit = n - 1 if exclude_self else n
@@ -52,10 +52,16 @@ def cosine_topk(
         if exclude_self:
             rows = torch.arange(stop - start, device=unit.device)
             sims[rows, rows + start] = -float("inf")
-        # a stable descending sort keeps ties in index order (topk's tie order is unspecified)
-        order = torch.sort(sims, dim=1, descending=True, stable=True).indices[:, :k]  # [C, k]
-        indices[start:stop] = order
-        values[start:stop] = sims.gather(1, order)
+        kth = torch.topk(sims, k, dim=1).values[:, -1:]  # [C, 1] k-th largest similarity
+        # topk's choice among values equal to the k-th is unspecified: take the lowest indices instead
+        above = sims > kth  # [C, N]
+        tie = sims == kth
+        take = above | (tie & (tie.cumsum(1) <= k - above.sum(1, keepdim=True)))  # exactly k per row
+        idx = take.nonzero()[:, 1].view(stop - start, k)  # [C, k] increasing index
+        val = sims.gather(1, idx)
+        by_value = torch.argsort(val, dim=1, descending=True, stable=True)
+        indices[start:stop] = idx.gather(1, by_value)
+        values[start:stop] = val.gather(1, by_value)
     return values, indices
 
 
