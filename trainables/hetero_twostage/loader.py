@@ -80,14 +80,22 @@ def _numeric(
     return torch.tensor(values.to_numpy(), dtype=dtype)
 
 
-def _map_ids(ids: torch.Tensor, known: torch.Tensor, path: Path, column: str, what: str) -> torch.Tensor:
-    """Index of each id in the sorted ``known`` ids; unknown ids are an error."""
+def _map_ids(
+    ids: torch.Tensor,
+    known: torch.Tensor,
+    path: Path,
+    column: str,
+    what: str,
+    rows: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Index of each id in the sorted ``known`` ids; unknown ids are an error (``rows``: their table rows)."""
     pos = torch.searchsorted(known, ids).clamp(max=known.numel() - 1)
     bad = known[pos] != ids
     if bad.any():
         i = int(bad.nonzero()[0, 0])
+        line = (int(rows[i]) if rows is not None else i) + 2
         raise DataError(
-            f"{path}: column {column!r} line {i + 2} has id {int(ids[i])}; expected a known {what}"
+            f"{path}: column {column!r} line {line} has id {int(ids[i])}; expected a known {what}"
         )
     return pos
 
@@ -133,7 +141,7 @@ def load_csv(
     manager = torch.full_like(mgr_raw, -1)
     if has_mgr.any():
         rows = has_mgr.nonzero().squeeze(1)
-        mapped = _map_ids(mgr_raw[rows], known_emp, emp_path, "manager_id", "employee_id")
+        mapped = _map_ids(mgr_raw[rows], known_emp, emp_path, "manager_id", "employee_id", rows)
         manager[rows] = mapped
     # employees are reindexed in sorted-id order, so every tensor is permuted the same way
     emp_index = _map_ids(emp_ids, known_emp, emp_path, "employee_id", "employee_id")

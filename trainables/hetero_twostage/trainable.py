@@ -223,14 +223,14 @@ class HeteroTwoStage(Trainable):
 
     # ---------------------------------------------------------------- evaluation
 
-    def _turnover_probs(self) -> torch.Tensor:
-        """``[E]`` turnover probability of every employee (CPU)."""
+    def _turnover_logits(self) -> torch.Tensor:
+        """``[E]`` turnover logit of every employee (CPU); gbdt: the logit of its probability."""
         if self.config.model == "gbdt":
             if self.gbdt is None:
-                return torch.full((self.data.num_employees,), 0.5)
-            return self.gbdt.turnover_probs(self.data)
+                return torch.zeros(self.data.num_employees)
+            return torch.logit(self.gbdt.turnover_probs(self.data).double().clamp(1e-7, 1 - 1e-7)).float()
         with torch.no_grad():
-            return torch.sigmoid(self.net.turnover(self._encode(False)["employee"])).cpu()
+            return self.net.turnover(self._encode(False)["employee"]).cpu()
 
     def _pair_scores(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of held-out preferences ``[N]`` and of their fixed negatives ``[N, K]`` (CPU)."""
@@ -249,20 +249,22 @@ class HeteroTwoStage(Trainable):
         return pos_s.cpu(), neg_s.cpu()
 
     def evaluate(self, split: str) -> dict[str, float]:
-        probs = self._turnover_probs()
+        logits = self._turnover_logits()
+        probs = torch.sigmoid(logits)
         labels = self.data.turnover
         val_emp, emp = self.split_emp["val"].cpu(), self.split_emp[split].cpu()
         threshold = tune_threshold(probs[val_emp], labels[val_emp])
         p, y = probs[emp], labels[emp]
         aupr = average_precision(p, y)
         prevalence = float(y.mean())
-        logits = torch.logit(p.double().clamp(1e-7, 1 - 1e-7))
         out = {
             "aupr": aupr,
             "auroc": auroc(p, y),
             **binary_metrics_at_threshold(p, y, threshold),
             "threshold": threshold,
-            "turnover_loss": float(focal_loss(logits, y, self.config.focal_alpha, self.config.focal_gamma)),
+            "turnover_loss": float(
+                focal_loss(logits[emp], y, self.config.focal_alpha, self.config.focal_gamma)
+            ),
         }
         pos_s, neg_s = self._pair_scores(split)
         pos_b = pos_s.unsqueeze(1).expand_as(neg_s)  # [N, K]
