@@ -99,15 +99,17 @@ def generate_synthetic(
     * **Communities with drifting preferences.** Sources and destinations belong to ``num_communities``
       communities. At time fraction ``φ`` a source of community ``c`` prefers destination community
       ``c + floor(φ · drift_steps)`` (blending into the next one), so what a source liked in the training period
-      is not what it likes at test time: only a model with *temporal* state (the TGN memory) can follow it, and
-      negatives similar in memory or in the graph are the informative "hard" ones.
+      is not what it likes at test time: only a model with *temporal* state (the TGN memory) can follow it.
+      Negatives similar in memory or in the graph come from the source's current community: hard, but also the
+      likeliest future positives (false negatives) — which of the two effects wins is what the search measures.
     * **Popularity inside a community** (Zipf) and **repeat links** (``repeat_prob``): destinations seen recently
       are likely again, the signal that makes a TGN beat random by a wide margin.
     * **Weak static features.** Node features are ``feature_signal ×`` a community code plus unit noise, so
       similarity of static features is only weakly related to who links with whom — the condition under which
       the seed found static-feature hard negatives harmful (``hard_neg_source=static`` vs ``temporal``/``graph``).
-    * **Rare positives.** Every (source, destination) pair of a period is a candidate, so positives make up about
-      ``0.15 · num_events / (num_src · num_dst)`` of the ranking space (the seed had 0.03%).
+    * **Rare positives.** Every (source, destination) pair of a period is a candidate, so positives make up at
+      most ``0.15 · num_events / (num_src · num_dst)`` of the ranking space (repeated pairs count once): 0.07% with
+      the defaults (the seed had 0.03%).
     """
     g = torch.Generator().manual_seed(seed)
     src_comm = torch.randint(num_communities, (num_src,), generator=g)
