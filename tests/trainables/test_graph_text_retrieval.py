@@ -13,7 +13,7 @@ import torch
 from trainables.common.losses import info_nce
 from trainables.graph_text_retrieval import GraphTextRetrieval, retrieval_metrics
 from trainables.graph_text_retrieval.data import gather_graphs, hashed_ngrams
-from trainables.graph_text_retrieval.synthetic import generate
+from trainables.graph_text_retrieval.synthetic import generate, motif_graphs
 from trainables.protocol import DataError
 
 TINY = GraphTextRetrieval.tiny_config
@@ -61,15 +61,26 @@ def test_synthetic_families_and_isomers():
     words = [sorted(raw["texts"][i].split()[6:-1]) for i in group]  # without the family name and role
     assert all(w == words[0] for w in words)
     assert len({raw["texts"][i].split(" it has")[0] for i in group}) == 6  # but six different orders
-    assert len(set(raw["texts"])) == 24 or len({t.split(" it has")[0] for t in raw["texts"]}) == 24
-    # edges: valid local endpoints, every bond in both directions
+    assert len({t.split(" it has")[0] for t in raw["texts"]}) == 24  # no two molecules alike
     ei, eptr = raw["edge_index"], raw["edge_ptr"]
-    for i in (0, 5, 23):
+    for i in (0, 5, 23):  # valid local endpoints, every bond in both directions
         e = ei[:, eptr[i] : eptr[i + 1]]
-        n = int(ptr[i + 1] - ptr[i])
-        assert int(e.max()) < n and int(e.min()) >= 0
+        assert 0 <= int(e.min()) and int(e.max()) < int(ptr[i + 1] - ptr[i])
         assert sorted(map(tuple, e.t().tolist())) == sorted(map(tuple, e.flip(0).t().tolist()))
-        assert e.size(1) == 2 * (n - 1) + 2 * (e.size(1) // 2 - (n - 1))  # a tree plus ring-closing bonds
+    with pytest.raises(DataError, match="raise num_families"):
+        generate(200, 1, 2, 1, torch.Generator().manual_seed(0))  # only 12 single-substituent molecules exist
+
+
+def test_motif_graph_of_phenol():
+    graph = motif_graphs(torch.tensor([[0, 15]]))  # benzene ring, then a hydroxy group on its exit atom 3
+    assert graph["x"].tolist() == [[6, 1]] * 6 + [[8, 0]]
+    edges = set(
+        zip(graph["edge_index"][0].tolist(), graph["edge_index"][1].tolist(), graph["edge_attr"].tolist())
+    )
+    ring = {(i, (i + 1) % 6, 3) for i in range(6)}
+    expected = ring | {(b, a, t) for a, b, t in ring} | {(3, 6, 0), (6, 3, 0)}
+    assert edges == expected and graph["edge_attr"].numel() == 14
+    assert graph["node_ptr"].tolist() == [0, 7] and graph["edge_ptr"].tolist() == [0, 14]
 
 
 def test_synthetic_data_is_deterministic_and_neighbours_are_family_mates():

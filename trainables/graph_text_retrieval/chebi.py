@@ -137,7 +137,7 @@ def load_chebi20(
     )
     graphs, ok = smiles_graphs([r[1] for r in rows])
     if int((~ok).sum()):
-        log.info("%s: dropped %d of %d rows with unparseable SMILES", root, int((~ok).sum()), len(rows))
+        log.warning("%s: dropped %d of %d rows with unparseable SMILES", root, int((~ok).sum()), len(rows))
     keep = ok.nonzero().squeeze(1)
     if keep.numel() < 3:
         raise DataError(

@@ -27,6 +27,7 @@ import itertools
 import torch
 
 from trainables.graph_text_retrieval.data import concat_ranges, pad_rows
+from trainables.protocol import DataError
 
 # (phrase, atoms as atomic numbers, aromatic, bonds (i, j, type), entry atom, exit atom)
 _MOTIFS: list[tuple[str, list[int], bool, list[tuple[int, int, int]], int, int]] = [
@@ -151,15 +152,18 @@ def generate(
     """Draw the synthetic molecules and their descriptions (see the module docstring for the planted signal).
 
     Returns:
-        The graph tensors of :func:`motif_graphs` plus ``tokens [N, L]``, ``vocab``, ``texts``, ``family [N]``
-        and ``motifs [N, S]``.
+        The graph tensors of :func:`motif_graphs` plus ``tokens [N, L]``, ``vocab``, ``texts`` and
+        ``family [N]``.
+
+    Raises:
+        DataError: more molecules per family than distinct substituent arrangements.
     """
     orders = torch.tensor(list(itertools.permutations(range(variable_motifs))))  # [V!, V]
     sets = torch.tensor(list(itertools.combinations(range(NUM_VARIABLE), variable_motifs)))  # [C, V]
     per_family = -(-num_molecules // num_families)
     if per_family > sets.size(0) * orders.size(0):
-        raise ValueError(
-            f"{per_family} molecules per family exceed the {sets.size(0) * orders.size(0)} distinct substituent "
+        raise DataError(
+            f"synthetic data: {per_family} molecules per family exceed the {sets.size(0) * orders.size(0)} distinct substituent "
             "arrangements; raise num_families or variable_motifs"
         )
     family = torch.arange(num_molecules) % num_families  # [N]
