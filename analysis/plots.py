@@ -192,7 +192,7 @@ def group_plots(run: Run, out_dir: Path) -> list[Path]:
             for j, config in enumerate(configs):
                 rows = sub[sub["config"] == config].set_index("group").reindex(groups)
                 err = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
-                err = np.where(np.isfinite(err), err, 0.0)
+                err = np.where(np.isfinite(err), err, 0.0) if np.isfinite(err).any() else None
                 ax.bar(
                     np.arange(len(groups)) + j * width, rows["mean"], width, yerr=err, capsize=3, label=config
                 )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import plots
 from analysis.best import status_counts, table_view, top_table
-from analysis.io import Run, RunDirError, load_run, markdown_table
+from analysis.io import Run, RunDirError, format_value, load_run, markdown_table
 from analysis.significance import analyse, default_metrics
 
 REPORT_DIR = "report"
@@ -24,6 +24,19 @@ REPORT_DIR = "report"
 
 def _figures(paths: list[Path], caption: str) -> list[str]:
     return [f"![{caption}: {p.stem}]({p.name})" for p in paths]
+
+
+def group_markdown(groups: pd.DataFrame) -> str:
+    """:func:`plots.group_metrics` as one row per (metric, group) and one column per config: ``mean [CI]``."""
+    cells = [
+        format_value(m) + (f" [{format_value(lo)}, {format_value(hi)}]" if pd.notna(lo) else "")
+        for m, lo, hi in zip(groups["mean"], groups["low"], groups["high"])
+    ]
+    wide = groups.assign(cell=cells).pivot(index=["metric", "group"], columns="config", values="cell")
+    order = list(dict.fromkeys(groups["config"]))
+    rows = groups[["metric", "group"]].drop_duplicates()
+    wide = wide.reindex(pd.MultiIndex.from_frame(rows))[order].reset_index()
+    return markdown_table(wide.fillna(""))
 
 
 def build_report(run: Run, top: int = 10, alpha: float = 0.05, seed: int = 0) -> Path:
@@ -82,7 +95,7 @@ def build_report(run: Run, top: int = 10, alpha: float = 0.05, seed: int = 0) ->
             if run.replicate is not None
             else "top search trials"
         )
-        lines += ["", f"## Per-group metrics and α statistics ({source})", "", markdown_table(groups), ""]
+        lines += ["", f"## Per-group metrics and α statistics ({source})", "", group_markdown(groups), ""]
         lines += _figures(plots.group_plots(run, out), "per-group")
 
     importance = plots.importance(run, seed=seed)

@@ -152,7 +152,8 @@ def groups_markdown(groups: pd.DataFrame) -> str:
             "metric": groups["metric"],
             "seeds": groups["n_seeds"],
             "mean ± std": [
-                f"{format_value(m)} ± {format_value(s)}" for m, s in zip(groups["mean"], groups["std"])
+                f"{format_value(m)} ± {format_value(s)}" if np.isfinite(s) else format_value(m)
+                for m, s in zip(groups["mean"], groups["std"])
             ],
             "95% t-CI": [_interval(lo, hi) for lo, hi in zip(groups["t_low"], groups["t_high"])],
             "95% bootstrap CI": [

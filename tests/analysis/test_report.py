@@ -52,6 +52,11 @@ def test_report_writes_markdown_and_every_plot(run_dir: Path, capsys) -> None:
     assert "2 failed trial(s) (ERROR/DIVERGED) are skipped" in text
     assert "| t4 | ERROR | RuntimeError: boom |" in text
     assert "| top1 | baseline:sasrec_only | test/hr@10 | 5 |" in text
+    assert "| metric | group | top1 | top2 | baseline:sasrec_only |" in text
+    assert (
+        "| alpha_mean | long | 0.6000 [0.6000, 0.6000] | 0.4000 [0.4000, 0.4000] | 1.1000 [1.1000, 1.1000] |"
+        in text
+    )
 
 
 def test_rung_table_counts_trials_reaching_each_rung(run_dir: Path) -> None:
