@@ -112,9 +112,33 @@ def comparison_table(run: Run, metrics: list[str], alpha: float = 0.05) -> pd.Da
     table["p_t_holm"], reject = holm(table["p_t"].to_numpy(), alpha)
     table["p_wilcoxon_holm"], _ = holm(table["p_wilcoxon"].to_numpy(), alpha)
     table["significant"] = reject
-    better = table["mean_diff"] > 0 if run.mode == "max" else table["mean_diff"] < 0
-    table["verdict"] = np.where(reject, np.where(better, "better", "worse"), "no evidence")
+    table["verdict"] = [
+        _verdict(run, metric, diff) if rejected else "no evidence"
+        for metric, diff, rejected in zip(table["metric"], table["mean_diff"], reject)
+    ]
     return table
+
+
+LOWER_IS_BETTER = ("loss", "mean_rank", "rank")
+HIGHER_IS_BETTER = ("hr", "ndcg", "mrr", "precision", "recall", "f1", "auroc", "aupr", "auc", "acc")
+
+
+def _verdict(run: Run, metric: str, diff: float) -> str:
+    """ "higher"/"lower", with "(better)"/"(worse)" where the metric's direction is known: the spec's ``mode`` for
+    the selection metric's test counterpart, the usual direction of ranking metrics, none for counts or α."""
+    name = metric.split("/")[-1].split("@")[0]
+    if metric == run.test_metric:
+        higher_better: bool | None = run.mode == "max"
+    elif name in LOWER_IS_BETTER:
+        higher_better = False
+    elif name in HIGHER_IS_BETTER:
+        higher_better = True
+    else:
+        higher_better = None
+    text = "higher" if diff > 0 else "lower"
+    if higher_better is None:
+        return text
+    return f"{text} ({'better' if (diff > 0) == higher_better else 'worse'})"
 
 
 def seed_notes(run: Run, comparisons: pd.DataFrame) -> list[str]:

@@ -33,7 +33,7 @@ def test_planted_difference_detected_and_equal_config_not(run_dir: Path) -> None
     assert table.loc["top1", "mean_diff"] == pytest.approx(diff1.mean())
     assert table.loc["top1", "d_z"] == pytest.approx(diff1.mean() / diff1.std(ddof=1))
     assert table.loc["top1", "n_pairs"] == 5
-    assert bool(table.loc["top1", "significant"]) and table.loc["top1", "verdict"] == "better"
+    assert bool(table.loc["top1", "significant"]) and table.loc["top1", "verdict"] == "higher (better)"
     assert table.loc["top2", "mean_diff"] == pytest.approx(0.0, abs=1e-12)
     assert not table.loc["top2", "significant"] and table.loc["top2", "verdict"] == "no evidence"
     ref = multipletests(table["p_t"].to_numpy(), method="holm")[1]
@@ -63,7 +63,7 @@ def test_cli_writes_files_and_states_seeds(run_dir: Path, capsys) -> None:
     assert "Warning" not in out
     assert (run_dir / "significance.md").read_text() + "\n" == out
     comparisons = pd.read_csv(run_dir / "significance.csv")
-    assert comparisons["verdict"].tolist() == ["better", "no evidence"]
+    assert comparisons["verdict"].tolist() == ["higher (better)", "no evidence"]
     assert len(pd.read_csv(run_dir / "significance_groups.csv")) == 3
 
 
@@ -99,26 +99,34 @@ def _simulated_run(rng: np.random.Generator, shift: float, seeds: int = 5) -> Ru
     return Run(Path("."), spec, pd.DataFrame(), pd.DataFrame(rows), None, False)
 
 
-def _flag_rate(seed: int, shift: float, simulations: int) -> float:
-    """Share of simulated replications in which the whole pipeline calls top1 significantly better."""
+def _verdicts(seed: int, shift: float, simulations: int) -> list[str]:
+    """The pipeline's verdict on top1 vs the baseline in each simulated replication."""
     rng = np.random.default_rng(seed)
     gc.freeze()  # statsmodels' Holm runs gc.collect() on every call: keep the already-built heap out of it
     try:
-        flags = [
+        return [
             significance.comparison_table(_simulated_run(rng, shift), ["test/hr@10"])["verdict"].iloc[0]
-            == "better"
             for _ in range(simulations)
         ]
     finally:
         gc.unfreeze()
-    return float(np.mean(flags))
 
 
 def test_false_positive_rate_of_identical_configs_over_400_replications() -> None:
-    # two-sided test at α = 0.05, so "better" by chance alone has rate 0.025; allow sampling error up to 0.08
-    assert _flag_rate(seed=2024, shift=0.0, simulations=400) <= 0.08
+    # any significant verdict (either direction) is a false positive: expected rate α = 0.05, sd ≈ 0.011
+    verdicts = _verdicts(seed=2024, shift=0.0, simulations=400)
+    assert np.mean([v != "no evidence" for v in verdicts]) <= 0.08
 
 
 def test_power_for_a_planted_shift_over_100_replications() -> None:
     # the difference has sd 0.01 * sqrt(2); a shift of 0.04 is d_z ≈ 2.8, where the t-test's power is ≈ 0.97
-    assert _flag_rate(seed=7, shift=0.04, simulations=100) >= 0.85
+    verdicts = _verdicts(seed=7, shift=0.04, simulations=100)
+    assert np.mean([v == "higher (better)" for v in verdicts]) >= 0.85
+
+
+def test_verdict_direction_per_metric(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    assert significance._verdict(run, "test/hr@10", 0.1) == "higher (better)"
+    assert significance._verdict(run, "test/mean_rank", 0.1) == "higher (worse)"
+    assert significance._verdict(run, "test/short/ndcg@10", -0.1) == "lower (worse)"
+    assert significance._verdict(run, "test/short/alpha_mean", -0.1) == "lower"
