@@ -174,7 +174,9 @@ def best_markdown(run: Run, table: pd.DataFrame, winner_line: str) -> str:
         "best validation epoch and were not used for selection.",
     ]
     if run.rebuilt:
-        lines.append("summary.csv was missing (interrupted run): rows rebuilt from the trial folders.")
+        lines.append(
+            f"{' and '.join(run.rebuilt)} missing (interrupted run): rows rebuilt from the trial folders."
+        )
     other_tests = [c for c in table.columns if c.startswith("test/") and c != run.test_metric]
     if other_tests:
         lines.append(f"Other test metrics ({len(other_tests)}) are in best.csv.")

@@ -8,8 +8,8 @@ Two things real folders do that this module absorbs:
 
 * a trial restored from a checkpoint writes some ``progress.csv`` rows again: :func:`read_progress` keeps the
   last row of each epoch;
-* an interrupted run may have no ``summary.csv`` yet: :func:`summary_from_trials` rebuilds it from the trial
-  folders (status ``ERROR`` where Ray left an ``error.txt``, ``INCOMPLETE`` where a trial stopped before
+* an interrupted run may have no ``summary.csv`` (or ``replicate_summary.csv``) yet: :func:`summary_from_trials`
+  (and :func:`replicate_from_trials`) rebuild it from the trial folders (status ``ERROR`` where Ray left an ``error.txt``, ``INCOMPLETE`` where a trial stopped before
   ``max_epochs``, which the folder alone cannot tell apart from an early stop by ASHA).
 """
 
@@ -139,6 +139,21 @@ def summary_from_trials(experiment: Path, spec: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def replicate_from_trials(experiment: Path, spec: dict[str, Any]) -> pd.DataFrame | None:
+    """Rebuild ``replicate_summary.csv`` from ``replicate/``: each trial's config carries its replica record
+    (a nested mapping with ``group`` and ``source_trial_id``), which becomes the ``group`` columns."""
+    frame = summary_from_trials(experiment, spec)
+    marks = [c for c in frame.columns if c.startswith("config/") and c.endswith(".group")]
+    if frame.empty or not marks:
+        return None
+    prefix = marks[0][: -len("group")]
+    frame["group"] = frame.pop(marks[0]).astype(str)
+    frame["source_trial_id"] = (
+        frame.pop(f"{prefix}source_trial_id") if f"{prefix}source_trial_id" in frame else ""
+    )
+    return frame.drop(columns=[c for c in frame.columns if c.startswith(prefix)])
+
+
 def _read_summary(path: Path) -> pd.DataFrame:
     text_columns = ("trial_id", "status", "group", "source_trial_id", "error", "error_file", "logdir")
     frame = pd.read_csv(path, dtype={c: str for c in text_columns})
@@ -157,7 +172,7 @@ class Run:
     summary: pd.DataFrame
     replicate: pd.DataFrame | None
     best: dict[str, Any] | None
-    rebuilt: bool  # summary.csv was missing and was rebuilt from the trial folders
+    rebuilt: tuple[str, ...] = ()  # result files that were missing and were rebuilt from the trial folders
 
     @property
     def name(self) -> str:
@@ -249,19 +264,26 @@ def load_run(path: str | Path) -> Run:
     if not isinstance(spec, dict) or "metric" not in spec:
         raise RunDirError(f"{spec_file}: key 'metric' missing, so not a ranktune spec; {hint}")
     summary_file = root / SUMMARY_FILE
+    rebuilt: list[str] = []
     if summary_file.is_file():
-        summary, rebuilt = _read_summary(summary_file), False
+        summary = _read_summary(summary_file)
     elif (root / "search").is_dir():
-        summary, rebuilt = summary_from_trials(root / "search", spec), True
+        summary = summary_from_trials(root / "search", spec)
+        rebuilt.append(SUMMARY_FILE)
     else:
         raise RunDirError(f"{root}: neither {SUMMARY_FILE} nor search/ found; {hint}")
     if summary.empty:
         summary = pd.DataFrame(columns=["trial_id", "status", "epochs", "best_epoch"])
-    replicate = _read_summary(root / REPLICATE_FILE) if (root / REPLICATE_FILE).is_file() else None
+    replicate = None
+    if (root / REPLICATE_FILE).is_file():
+        replicate = _read_summary(root / REPLICATE_FILE)
+    elif (root / "replicate").is_dir():
+        replicate = replicate_from_trials(root / "replicate", spec)
+        rebuilt += [REPLICATE_FILE] if replicate is not None else []
     best = (
         json.loads((root / BEST_FILE).read_text(encoding="utf-8")) if (root / BEST_FILE).is_file() else None
     )
-    return Run(root, spec, summary, replicate, best, rebuilt)
+    return Run(root, spec, summary, replicate, best, tuple(rebuilt))
 
 
 def format_value(value: Any, digits: int = 4) -> str:

@@ -61,7 +61,7 @@ def build_report(run: Run, top: int = 10, alpha: float = 0.05, seed: int = 0) ->
     ]
     if run.rebuilt:
         lines.append(
-            "- `summary.csv` was missing (interrupted run): rows were rebuilt from the trial folders."
+            f"- {' and '.join(run.rebuilt)} missing (interrupted run): rows rebuilt from the trial folders."
         )
     if not failed.empty and "error" in failed.columns:
         lines += ["", "Failed trials:", "", markdown_table(failed[["trial_id", "status", "error"]])]

@@ -149,11 +149,13 @@ def write_run_dir(
         encoding="utf-8",
     )
     if replicate:
-        write_replicate(run, seeds, top2_val_boost)
+        write_replicate(run, seeds, top2_val_boost, summary)
     return run
 
 
-def write_replicate(run: Path, seeds: tuple[int, ...], top2_val_boost: float = 0.0) -> None:
+def write_replicate(
+    run: Path, seeds: tuple[int, ...], top2_val_boost: float = 0.0, summary: bool = True
+) -> None:
     """The replicate phase of the fake run (replicate_summary.csv and replicate/<trial>/progress.csv)."""
     rows = []
     for group, (source, alpha, lr, nn) in GROUPS.items():
@@ -201,7 +203,31 @@ def write_replicate(run: Path, seeds: tuple[int, ...], top2_val_boost: float = 0
             "source_trial_id": "t2",
         }
     )
-    pd.DataFrame(rows).to_csv(run / "replicate_summary.csv", index=False)
+    for row in rows:  # the trial folders, from which an interrupted replication's summary is rebuilt
+        trial = run / row["logdir"]
+        trial.mkdir(parents=True)
+        config = {
+            "alpha": row["config/alpha"],
+            "seed": row["config/seed"],
+            "max_epochs": 9,
+            "fusion": "fixed",
+        }
+        if row["status"] == "ERROR":
+            (trial / "error.txt").write_text("Traceback ...\nRuntimeError: boom\n", encoding="utf-8")
+        else:
+            config.update({"lr": row["config/lr"], "num_negatives": row["config/num_negatives"]})
+        replica = {"group": row["group"], "source_trial_id": row["source_trial_id"], "config": dict(config)}
+        (trial / "params.json").write_text(json.dumps({"_replica": replica, **config}), encoding="utf-8")
+        metrics = {k: v for k, v in row.items() if k.startswith(("val/", "test/"))}
+        last = {
+            **metrics,
+            "best_epoch": row.get("best_epoch", 1),
+            "epoch": row["epochs"],
+            "trial_id": row["trial_id"],
+        }
+        pd.DataFrame([last]).to_csv(trial / "progress.csv", index=False)
+    if summary:
+        pd.DataFrame(rows).to_csv(run / "replicate_summary.csv", index=False)
 
 
 @pytest.fixture

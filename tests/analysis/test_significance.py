@@ -96,7 +96,7 @@ def _simulated_run(rng: np.random.Generator, shift: float, seeds: int = 5) -> Ru
             for s, v in enumerate(values)
         ]
     spec = {"name": "sim", "metric": "val/hr@10", "mode": "max"}
-    return Run(Path("."), spec, pd.DataFrame(), pd.DataFrame(rows), None, False)
+    return Run(Path("."), spec, pd.DataFrame(), pd.DataFrame(rows), None)
 
 
 def _verdicts(seed: int, shift: float, simulations: int) -> list[str]:
@@ -130,3 +130,14 @@ def test_verdict_direction_per_metric(run_dir: Path) -> None:
     assert significance._verdict(run, "test/mean_rank", 0.1) == "higher (worse)"
     assert significance._verdict(run, "test/short/ndcg@10", -0.1) == "lower (worse)"
     assert significance._verdict(run, "test/short/alpha_mean", -0.1) == "lower"
+
+
+def test_interrupted_replication_is_rebuilt_from_its_trial_folders(make_run_dir) -> None:
+    run = load_run(make_run_dir(summary=False))
+    assert run.rebuilt == ("summary.csv", "replicate_summary.csv")
+    assert len(run.failed(run.replicate)) == 1  # top3's error.txt
+    groups = significance.group_table(run, ["test/hr@10"], np.random.default_rng(0)).set_index("group")
+    assert groups.index.tolist() == ["top1", "top2", "baseline:sasrec_only"]
+    assert groups["mean"].tolist() == pytest.approx([0.4004, 0.35, 0.35])
+    verdicts = significance.comparison_table(run, ["test/hr@10"])["verdict"].tolist()
+    assert verdicts == ["higher (better)", "no evidence"]
