@@ -19,7 +19,7 @@ SMALL = {"num_employees": 800, "num_positions": 30, "num_departments": 5}
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """These graphs are tiny: one intra-op thread is faster than two, and far faster on a shared, loaded CPU."""
+    """These graphs are tiny: one intra-op thread beats two, by far on a shared, loaded CPU."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1,7 +1,7 @@
 """Schedules shared by the trainables: small, pure rules that move a training knob between epochs.
 
-* :func:`adapt_margin` / :class:`AdaptiveMargin` — a ranking margin that rises while validation pairwise accuracy
-  is high and falls while it is low (the GNN v6 report's adaptive margin loss).
+* :func:`adapt_margin` / :class:`AdaptiveMargin` — a ranking margin that rises while validation pairwise
+  accuracy is high and falls while it is low (the GNN v6 report's adaptive margin loss).
 * :func:`curriculum_ratio` — a ratio that is 0 before a start epoch, then jumps or ramps to its target
   (hard-negative curriculum).
 """
@@ -24,10 +24,10 @@ def adapt_margin(
 ) -> float:
     """One step of the adaptive margin: ``+step`` if ``accuracy > upper``, ``-step`` if ``accuracy < lower``.
 
-    The GNN v6 report (defaults above) raised the hinge margin when validation pairwise accuracy exceeded 0.6 (the
-    pairs are being separated: ask for more separation, a curriculum towards harder targets) and lowered it below
-    0.52 (near chance: an unreachable margin only adds noise). Between the thresholds the margin stays. The result
-    is clipped to ``[min_margin, max_margin]`` (the report: a 3.0 ceiling; it settled at 0.5).
+    The GNN v6 report (defaults above) raised the hinge margin when validation pairwise accuracy exceeded 0.6
+    (the pairs are being separated: ask for more separation, a curriculum towards harder targets) and lowered it
+    below 0.52 (near chance: an unreachable margin only adds noise). Between the thresholds the margin stays.
+    The result is clipped to ``[min_margin, max_margin]`` (the report: a 3.0 ceiling; it settled at 0.5).
     """
     if accuracy > upper:
         margin = margin + step

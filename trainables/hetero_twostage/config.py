@@ -121,6 +121,7 @@ class HeteroTwoStageDataConfig(DataConfig):
     def _check_sizes(self) -> HeteroTwoStageDataConfig:
         if self.prefs_per_employee >= self.num_positions:
             raise ValueError(
-                f"prefs_per_employee {self.prefs_per_employee} must be below num_positions {self.num_positions}"
+                f"prefs_per_employee {self.prefs_per_employee} must be below "
+                f"num_positions {self.num_positions}"
             )
         return self

@@ -5,9 +5,9 @@ Both sources produce one :class:`HeteroTaskData` (plain tensors, picklable, shar
 * **turnover** — one binary label per employee (rare: about 5–10 % leave), split by employee into
   train / val / test;
 * **preference** — positions each employee prefers (implicit feedback). Per employee with at least three
-  preferences, one goes to test, one to val and the rest to train; each held-out preference is paired with a fixed
-  set of non-preferred positions (half from the same department as the preferred one, half uniform), drawn once
-  from the data seed so every trial is judged on the same pairs.
+  preferences, one goes to test, one to val and the rest to train; each held-out preference is paired with a
+  fixed set of non-preferred positions (half from the same department as the preferred one, half uniform),
+  drawn once from the data seed so every trial is judged on the same pairs.
 
 The embedded generator (:func:`synthetic`) plants the signals that make the searched knobs matter; the loader
 (:func:`load_csv`) reads four plain CSV tables whose schema is in its docstring.
@@ -86,10 +86,11 @@ def _split_preferences(pairs: torch.Tensor, gen: torch.Generator) -> tuple[torch
 def _eval_negatives(
     pairs: torch.Tensor, preferred: torch.Tensor, pos_dept: torch.Tensor, k: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """``[N, k]`` non-preferred positions per pair: ``k // 2`` from the preferred one's department, rest uniform.
+    """``[N, k]`` non-preferred positions per pair: ``k // 2`` from the preferred one's department, rest any.
 
     ``preferred`` is the ``[E, P]`` bool matrix of all preferences (every split), so no negative is ever a
-    position the employee prefers. Rows without a same-department candidate fall back to any non-preferred one.
+    position the employee prefers. Rows without a same-department candidate fall back to any non-preferred
+    one.
     """
     allowed = ~preferred[pairs[:, 0]]  # [N, P]
     same = allowed & (pos_dept.unsqueeze(0) == pos_dept[pairs[:, 1]].unsqueeze(1))  # [N, P]
@@ -161,18 +162,20 @@ def synthetic(
     Planted signals, and the knob each one makes matter:
 
     * **turnover through the graph**: each department has a hidden *climate*; every employee's observed
-      ``satisfaction`` is that climate plus heavy noise (σ = 2), so one employee's own feature says little but the
-      mean over the department's colleagues estimates it well. Each non-manager's risk also rises with their
-      manager's observed ``stress``. Only message passing over ``works_in`` and ``reports_to`` edges sees either
-      (``model: gnn`` vs ``mlp``/``gbdt``, ``num_layers`` ≥ 2 to go employee → department → employee). Own
-      features (tenure, overtime, performance) add a direct part. The label is the top ``turnover_rate`` of the
-      noisy risk, so positives are rare and focal ``focal_alpha`` / ``focal_gamma`` and the tuned threshold matter.
+      ``satisfaction`` is that climate plus heavy noise (σ = 2), so one employee's own feature says little but
+      the mean over the department's colleagues estimates it well. Each non-manager's risk also rises with
+      their manager's observed ``stress``. Only message passing over ``works_in`` and ``reports_to`` edges
+      sees either (``model: gnn`` vs ``mlp``/``gbdt``, ``num_layers`` ≥ 2 to go employee → department →
+      employee). Own features (tenure, overtime, performance) add a direct part. The label is the top
+      ``turnover_rate`` of the noisy risk, so positives are rare and focal ``focal_alpha`` / ``focal_gamma``
+      and the tuned threshold matter.
     * **preferences by latent match**: employees carry a skill vector and positions a requirement vector, both
       near their department's centre; an employee prefers the ``prefs_per_employee`` positions of highest
-      ``skill · requirement`` (plus Gumbel noise of scale ``pref_noise``). Noisy copies of both vectors are features. Uniform negatives
-      mostly come from other departments and are separated by the centre alone; telling apart positions *within*
-      a department needs the fine match, which only hard negatives (``hard_ratio``, ``cache_size``) teach — and
-      half of the evaluation negatives are such same-department positions.
+      ``skill · requirement`` (plus Gumbel noise of scale ``pref_noise``). Noisy copies of both vectors are
+      features. Uniform negatives mostly come from other departments and are separated by the centre alone;
+      telling apart positions *within* a department needs the fine match, which only hard negatives
+      (``hard_ratio``, ``cache_size``) teach — and half of the evaluation negatives are such same-department
+      positions.
     """
     gen = torch.Generator().manual_seed(seed)
     emp_dept = torch.randint(num_departments, (num_employees,), generator=gen)

@@ -1,14 +1,15 @@
 """The gradient-boosted-tree baseline of ``hetero_twostage`` (the GNN v6 report compared against XGBoost).
 
-scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on the same node features the GNN sees,
-without the graph: one model for turnover (employee features), one for preference (employee and position features
-concatenated; label 1 for a training preference, 0 for uniform non-preferred positions, ``num_negatives`` per
-preference).
+scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on the same node features the GNN
+sees, without the graph: one model for turnover (employee features), one for preference (employee and position
+features concatenated; label 1 for a training preference, 0 for uniform non-preferred positions,
+``num_negatives`` per preference).
 
-Boosting has no epochs, so under the trainable protocol the trees are fitted once, in the first epoch, and every
-later epoch reports the same metrics: a flat curve that ASHA and the replication phase compare on equal terms.
-The fit is deterministic given the generator state that drew the negatives, so a checkpoint stores that state
-and a restored trial refits instead of pickling scikit-learn objects (checkpoints load with ``weights_only``).
+Boosting has no epochs, so under the trainable protocol the trees are fitted once, in the first epoch, and
+every later epoch reports the same metrics: a flat curve that ASHA and the replication phase compare on equal
+terms. The fit is deterministic given the generator state that drew the negatives, so a checkpoint stores that
+state and a restored trial refits instead of pickling scikit-learn objects (checkpoints load with
+``weights_only``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """CSV loader of the ``hetero_twostage`` trainable: three comma-separated tables in one directory.
 
-Schema (header row required; ids are integers, not necessarily contiguous; extra numeric columns are features):
+Schema (header row required; ids are integers, not necessarily contiguous; extra numeric columns are
+features):
 
 ``employees.csv``
     ``employee_id``, ``department_id``, ``manager_id`` (an ``employee_id``, or empty / ``-1`` for none),
@@ -10,8 +11,8 @@ Schema (header row required; ids are integers, not necessarily contiguous; extra
 ``preferences.csv``
     ``employee_id``, ``position_id``: one row per position the employee prefers (applied to, shortlisted).
 
-Every problem raises :class:`~trainables.protocol.DataError` with one line naming the file, the column, the bad
-value (with its line number) and what is expected.
+Every problem raises :class:`~trainables.protocol.DataError` with one line naming the file, the column, the
+bad value (with its line number) and what is expected.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def _read(path: Path, required: tuple[str, ...], need_features: bool) -> pd.Data
     for column in required:
         if column not in frame.columns:
             raise DataError(
-                f"{path}: missing column {column!r}; expected {', '.join(required)} (found {', '.join(frame.columns)})"
+                f"{path}: missing column {column!r}; expected {', '.join(required)} "
+                f"(found {', '.join(frame.columns)})"
             )
     if need_features and len(frame.columns) == len(required):
         raise DataError(f"{path}: no feature column; expected numeric columns besides {', '.join(required)}")
@@ -118,13 +120,15 @@ def load_csv(
     known_emp, counts = torch.unique(emp_ids, return_counts=True)
     if (counts > 1).any():
         raise DataError(
-            f"{emp_path}: column 'employee_id' repeats id {int(known_emp[counts > 1][0])}; expected unique ids"
+            f"{emp_path}: column 'employee_id' repeats id {int(known_emp[counts > 1][0])}; "
+            "expected unique ids"
         )
     pos_ids = _numeric(pos, "position_id", pos_path, integer=True)
     known_pos, counts = torch.unique(pos_ids, return_counts=True)
     if (counts > 1).any():
         raise DataError(
-            f"{pos_path}: column 'position_id' repeats id {int(known_pos[counts > 1][0])}; expected unique ids"
+            f"{pos_path}: column 'position_id' repeats id {int(known_pos[counts > 1][0])}; "
+            "expected unique ids"
         )
     left = _numeric(emp, "left", emp_path, integer=True)
     if ((left != 0) & (left != 1)).any():
@@ -169,7 +173,8 @@ def load_csv(
     prefs = torch.stack([pref_emp, pref_pos], 1)
     if torch.bincount(pref_emp).max() < 3:
         raise DataError(
-            f"{pref_path}: no employee has 3 or more preferences; expected some, to hold out val and test pairs"
+            f"{pref_path}: no employee has 3 or more preferences; "
+            "expected some, to hold out val and test pairs"
         )
 
     gen = torch.Generator().manual_seed(seed)

@@ -1,9 +1,9 @@
-"""Encoders and heads of ``hetero_twostage``: a heterogeneous GNN (or its graph-free MLP twin) and two task heads.
+"""Encoders and heads of ``hetero_twostage``: a heterogeneous GNN (or its graph-free MLP twin), two heads.
 
 The GNN v6 report's model: employees, positions and departments in one heterogeneous graph, a turnover head on
 employee embeddings and a preference head scoring (employee, position) pairs. Here the graph is encoded by
-``num_layers`` :class:`~torch_geometric.nn.HeteroConv` layers, each holding one SAGE (mean of neighbours plus a
-root term) or GAT (attention over neighbours) convolution per edge type, summed per destination node type.
+``num_layers`` :class:`~torch_geometric.nn.HeteroConv` layers, each holding one SAGE (mean of neighbours plus
+a root term) or GAT (attention over neighbours) convolution per edge type, summed per destination node type.
 Every relation has its reverse, so every node type is updated in every layer.
 """
 
@@ -111,7 +111,7 @@ class TurnoverHead(nn.Module):
 
 
 class PreferenceHead(nn.Module):
-    """Score of (employee, position) pairs: ``concat`` (MLP on ``[h_e, h_p]``) or ``dot`` (bilinear ``<W h_e, h_p>``).
+    """(employee, position) pair scores: ``concat`` (MLP on ``[h_e, h_p]``) or ``dot`` (``<W h_e, h_p>``).
 
     The report's next steps ask "dot vs concat": ``dot`` can only express a similarity in a learned space;
     ``concat`` can express any interaction but must learn the match from data.

@@ -2,12 +2,13 @@
 
 Seed system (GNN v6 report): employees, positions and departments in one graph carry two tasks. **Stage 1**
 pre-trains on turnover (binary, ~5–10 % positives) with focal loss (``focal_alpha``, ``focal_gamma``),
-early-stopped on the validation focal loss (``stage1_epochs``, ``stage1_patience``; the best stage-1 weights are
-restored). **Stage 2** fine-tunes on ``turnover_weight · focal + preference_weight · margin loss``: negatives come
-from a :class:`~trainables.common.samplers.cache.HardNegativeCache` (``hard_ratio``, ``cache_size``,
-``refresh_every``) and the margin loss (:func:`~trainables.common.losses.adaptive_margin_loss`: ``hard_weight``,
-``rank_reg``) uses a margin that an :class:`~trainables.common.schedules.AdaptiveMargin` moves after every
-stage-2 epoch from the validation pairwise accuracy (``margin_*``).
+early-stopped on the validation focal loss (``stage1_epochs``, ``stage1_patience``; the best stage-1 weights
+are restored). **Stage 2** fine-tunes on ``turnover_weight · focal + preference_weight · margin loss``:
+negatives come from a :class:`~trainables.common.samplers.cache.HardNegativeCache` (``hard_ratio``,
+``cache_size``, ``refresh_every``) and the margin loss
+(:func:`~trainables.common.losses.adaptive_margin_loss`: ``hard_weight``, ``rank_reg``) uses a margin that an
+:class:`~trainables.common.schedules.AdaptiveMargin` moves after every stage-2 epoch from the validation
+pairwise accuracy (``margin_*``).
 
 Both stages share one epoch timeline, so ASHA and TensorBoard see one monotone run; every epoch reports its
 ``stage`` (1.0 or 2.0). ``model: mlp`` runs the same heads and stages without message passing; ``model: gbdt``
@@ -46,12 +47,13 @@ from trainables.protocol import MetricNames, Trainable
 
 TRAIN_KEYS = ("loss", "turnover_loss", "pref_loss", "margin", "hard_share", "stage")
 EVAL_KEYS = (
-    "aupr", "auroc", "f1", "precision", "recall", "threshold", "turnover_loss", "pair_acc", "mean_margin", "combined",
+    "aupr", "auroc", "f1", "precision", "recall", "threshold", "turnover_loss",
+    "pair_acc", "mean_margin", "combined",
 )  # fmt: skip
 
 
 class HeteroTwoStage(Trainable):
-    """Two-stage heterogeneous GNN (or MLP / GBDT baseline) for turnover and preference; see the module doc."""
+    """Two-stage heterogeneous GNN (or MLP / GBDT baseline) for turnover and preference (module doc)."""
 
     Config: ClassVar[type[HeteroTwoStageConfig]] = HeteroTwoStageConfig
     DataConfig: ClassVar[type[HeteroTwoStageDataConfig]] = HeteroTwoStageDataConfig
@@ -69,8 +71,8 @@ class HeteroTwoStage(Trainable):
         if d.source == "csv":
             return load_csv(d.path, d.val_fraction, d.test_fraction, d.eval_negatives, d.seed)
         return synthetic(
-            d.num_employees, d.num_positions, d.num_departments, d.prefs_per_employee, d.skill_dim, d.pref_noise,
-            d.turnover_rate, d.val_fraction, d.test_fraction, d.eval_negatives, d.seed,
+            d.num_employees, d.num_positions, d.num_departments, d.prefs_per_employee, d.skill_dim,
+            d.pref_noise, d.turnover_rate, d.val_fraction, d.test_fraction, d.eval_negatives, d.seed,
         )  # fmt: skip
 
     @classmethod

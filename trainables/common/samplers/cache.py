@@ -1,13 +1,13 @@
 """Cached hard negatives: each row's top ``cache_size`` non-positive items by the model's own scores.
 
 The GNN v6 report (employee → position preferences) kept, per user, the 5 positions the current model scores
-highest among those the user does *not* prefer, refreshed that cache every 5 epochs, and drew 70 % of the training
-negatives from it and 30 % uniformly. Scoring every item for every user each step would cost a full ranking per
-batch; a cache refreshed every ``refresh_every`` epochs costs one full ranking per period, and the staleness it
-brings is itself a knob.
+highest among those the user does *not* prefer, refreshed that cache every 5 epochs, and drew 70 % of the
+training negatives from it and 30 % uniformly. Scoring every item for every user each step would cost a full
+ranking per batch; a cache refreshed every ``refresh_every`` epochs costs one full ranking per period, and the
+staleness it brings is itself a knob.
 
-:func:`top_negatives` is the pure core; :class:`HardNegativeCache` holds the cache and its refresh counter so a
-checkpoint can resume bit-for-bit (``state_dict`` holds only tensors and ints).
+:func:`top_negatives` is the pure core; :class:`HardNegativeCache` holds the cache and its refresh counter so
+a checkpoint can resume bit-for-bit (``state_dict`` holds only tensors and ints).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class HardNegativeCache:
         num_rows: rows (users) ``0 .. num_rows - 1``.
         num_items: items ``0 .. num_items - 1``.
         cache_size: hard candidates kept per row (the seed: 5; its next step: 10).
-        hard_ratio: probability that a negative comes from the cache (the seed: 0.7; next step: 0.85). Each draw
-            is hard independently, so the realised share is ``hard_ratio`` in expectation.
+        hard_ratio: probability that a negative comes from the cache (the seed: 0.7; next step: 0.85).
+            Each draw is hard independently, so the realised share is ``hard_ratio`` in expectation.
         refresh_every: epochs between refreshes (the seed: 5); the first call always refreshes.
         exclude: the positive pairs, never returned by either part.
     """
@@ -80,7 +80,7 @@ class HardNegativeCache:
         self.refreshes = 0
 
     def due(self, epoch: int) -> bool:
-        """Whether the cache must be rebuilt at ``epoch``: never built yet, or ``refresh_every`` epochs old."""
+        """Whether the cache must be rebuilt at ``epoch``: never built, or ``refresh_every`` epochs old."""
         return self.last_refresh < 0 or epoch - self.last_refresh >= self.refresh_every
 
     def refresh(self, scores: torch.Tensor, epoch: int) -> None:
