@@ -97,9 +97,8 @@ def choose_winner(run: Run) -> tuple[dict[str, Any], str]:
             f"{run.path}: no finished trial with a value of {run.metric}; nothing to choose from"
         )
     row = ranked.iloc[0]
-    return config_values(
-        run, row
-    ), f"search trial {row['trial_id']} has the best {run.metric} ({row[run.metric]:.4f})"
+    reason = f"search trial {row['trial_id']} has the best {run.metric} ({row[run.metric]:.4f})"
+    return config_values(run, row), reason
 
 
 def _set_dotted(mapping: dict[str, Any], key: str, value: Any) -> None:
