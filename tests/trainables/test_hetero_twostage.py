@@ -148,7 +148,7 @@ def write_tables(root: Path, employees: str | None = None, preferences: str | No
     rows = ["employee_id,department_id,manager_id,left,tenure,overtime"]
     for i in range(40):
         manager = "" if i % 10 == 0 else str(100 + (i // 10) * 10)
-        rows.append(f"{100 + i},{7 + i % 3},{manager},{int(i % 8 == 0)},{i * 0.1:.1f},{(i * 7) % 5}")
+        rows.append(f"{100 + i},{7 + i % 3},{manager},{int(i % 3 == 0)},{i * 0.1:.1f},{(i * 7) % 5}")
     (root / "employees.csv").write_text(employees if employees is not None else "\n".join(rows) + "\n")
     (root / "positions.csv").write_text(
         "position_id,department_id,level\n" + "".join(f"{50 + j},{7 + j % 3},{j}\n" for j in range(9))
@@ -168,7 +168,7 @@ def test_csv_loader_reads_tiny_tables(tmp_path):
     data = load(write_tables(tmp_path))
     assert (data.num_employees, data.num_positions, data.num_departments) == (40, 9, 3)
     assert data.emp_x.shape == (40, 2) and data.pos_x.shape == (9, 1)
-    assert data.turnover.sum().item() == 5  # ids 100, 108, ..., 132
+    assert data.turnover.sum().item() == 14  # ids 100, 103, ..., 139
     assert data.manager[0].item() == -1 and data.manager[1].item() == 0  # id 101 reports to id 100 (index 0)
     assert data.emp_dept[:4].tolist() == [0, 1, 2, 0]
     assert data.pref_val.size(0) == data.pref_test.size(0) == 40 and data.pref_train.size(0) == 80
@@ -219,6 +219,14 @@ def test_csv_loader_errors_for_missing_file_and_unknown_preference(tmp_path):
         load(tmp_path)
     with pytest.raises(DataError, match="data.path"):
         HeteroTwoStage.load_data(HeteroTwoStage.DataConfig(source="csv"))
+
+
+def test_split_without_a_leaver_is_a_data_error():
+    config = HeteroTwoStage.DataConfig(
+        num_employees=60, num_positions=8, num_departments=2, turnover_rate=0.01
+    )
+    with pytest.raises(DataError, match="split .* has no one who left"):
+        HeteroTwoStage.load_data(config)
 
 
 @pytest.mark.slow

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from trainables.protocol import DataError
+
 TRAIN, VAL, TEST = 0, 1, 2
 
 
@@ -126,6 +128,12 @@ def _finish(
     preferred = torch.zeros(num_emp, num_pos, dtype=torch.bool)
     preferred[prefs[:, 0], prefs[:, 1]] = True
     emp_split = _split_employees(num_emp, val_fraction, test_fraction, gen)
+    for code, name in ((VAL, "val"), (TEST, "test")):
+        if turnover[emp_split == code].sum() == 0:  # AUPR, AUROC and F1 would be undefined
+            raise DataError(
+                f"turnover: the {name} split ({int((emp_split == code).sum())} employees) has no one who left; "
+                "expected at least one (more employees, a larger split fraction or a higher turnover rate)"
+            )
     pref_train, pref_val, pref_test = _split_preferences(prefs, gen)
     return HeteroTaskData(
         emp_x=_standardise(emp_x.float()),
