@@ -6,7 +6,9 @@ N epochs, and the test metrics at the best validation epoch. Models never call R
 
 Reported keys each epoch: ``train/*``, ``val/*``, ``test/*`` (the test metrics *of the best validation epoch so far*;
 they are never used for selection), ``best/<metric>`` (the best validation value so far), ``best_epoch`` and
-``epoch`` (1-based, equal to Ray's ``training_iteration`` on an uninterrupted run).
+``epoch`` (1-based, equal to Ray's ``training_iteration`` on an uninterrupted run) and ``restored_from_epoch`` (the
+epoch of the checkpoint this attempt started from; 0 for a fresh start). An attempt restored from a checkpoint first
+reports that checkpoint's epoch again (see :func:`run_trial`), so a progress file may hold an epoch twice.
 """
 
 from __future__ import annotations
@@ -229,8 +231,15 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
         restore_rng_state(state["rng"])
         start_epoch = int(state["epoch"]) + 1
         best, best_epoch, best_test = state["best"], int(state["best_epoch"]), dict(state["best_test"])
+    restored_from = start_epoch  # epochs the restored checkpoint had done; 0 for a fresh start
 
     try:
+        if state is not None and "result" in state:
+            # A checkpoint is saved before its result reaches the driver, so an interrupted driver may never have
+            # shown this epoch to the scheduler: report it again, so ASHA judges the trial at the rung it reached
+            # (a rung that already holds it ignores the repeat) and fates equal those of an uninterrupted run.
+            # The repeated progress row is removed by the readers (tune.results.read_progress).
+            tune.report({**state["result"], **placement, "restored_from_epoch": restored_from})
         for epoch in range(start_epoch, cfg.max_epochs):
             train = model.train_epoch(epoch)
             _check_finite(train, "train", epoch)
@@ -251,6 +260,7 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
                 f"best/{settings.metric}": best,
                 "best_epoch": best_epoch + 1,
                 "epoch": epoch + 1,
+                "restored_from_epoch": restored_from,
                 **placement,
             }
             last = epoch + 1 == cfg.max_epochs
@@ -264,6 +274,7 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
                             "best": best,
                             "best_epoch": best_epoch,
                             "best_test": best_test,
+                            "result": {k: v for k, v in result.items() if k not in placement},
                         },
                         Path(tmp) / CHECKPOINT_FILE,
                     )

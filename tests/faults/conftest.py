@@ -36,9 +36,11 @@ def tree_digest(folder: Path) -> dict[str, str]:
     }
 
 
-def run_cli(args: list[str], timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m tune.run ARGS`` in a fresh process (its own local Ray), from the repository root."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_DEDUP_LOGS": "0"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tune.run", *args],
         cwd=ROOT,
@@ -46,7 +48,6 @@ def run_cli(args: list[str], timeout: float = 300, **kwargs: Any) -> subprocess.
         capture_output=True,
         text=True,
         timeout=timeout,
-        **kwargs,
     )
 
 
@@ -62,19 +63,19 @@ def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tune.orchestrate, "connect", refuse)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_spec():
     """:func:`write_toy_spec` (test modules cannot import this conftest under ``--import-mode=importlib``)."""
     return write_toy_spec
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def digest():
     """:func:`tree_digest`."""
     return tree_digest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     """:func:`run_cli`."""
     return run_cli

@@ -1,0 +1,202 @@
+"""Scenarios 2, 3 and 6: the driver is killed or interrupted, the folder moved, the saved state truncated.
+
+Each test runs ``python -m tune.run`` in its own process (and so its own local Ray), on an Optuna + ASHA search of
+the toy trainable with one trial at a time, which makes the search deterministic: an uninterrupted run (the
+``reference`` fixture) gives the trials and the best config every interrupted-and-resumed run must reproduce.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tune.run import main
+
+NUM_SAMPLES = 4
+SECTIONS = dict(
+    config={"max_epochs": 4, "sleep_s": 0.4},
+    space={"lr": {"loguniform": [0.01, 0.3]}, "dim": {"choice": [4, 8]}},
+    search={"algorithm": "optuna", "num_samples": NUM_SAMPLES, "max_concurrent": 1, "seed": 0},
+    scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+    checkpoint={"every": 1, "keep": 2},
+)
+FLAGS = ["--skip-replicate", "--skip-report"]
+
+
+def configs(summary: pd.DataFrame) -> list[tuple[float, int, str, int]]:
+    """Each trial's (lr, dim, status, epochs), sorted: the fates of a search."""
+    rows = zip(summary["config/lr"].round(12), summary["config/dim"], summary["status"], summary["epochs"])
+    return sorted(rows)
+
+
+def raw_epochs(trial_dir: Path) -> list[int]:
+    return [int(e) for e in pd.read_csv(trial_dir / "progress.csv")["epoch"]]
+
+
+def study_trials(experiment_dir: Path) -> list:
+    """The Optuna trials in the newest searcher state Ray saved (a pickle of our own, trusted folder)."""
+    newest = max(experiment_dir.glob("searcher-state-*.pkl"), key=lambda p: p.stat().st_mtime)
+    with newest.open("rb") as fh:
+        return pickle.load(fh)["_ot_study"].trials
+
+
+def start(cli_args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tune.run", *cli_args],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_mid_search(proc: subprocess.Popen, experiment_dir: Path, trials: int, timeout: float = 300) -> None:
+    """Until ``trials - 1`` trials have finished and one more reported an epoch (one trial runs at a time)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        found = sorted(experiment_dir.glob("*/progress.csv"), key=lambda p: p.stat().st_ctime)
+        if len(found) >= trials and len(found[-1].read_text().splitlines()) >= 2:
+            return
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail(f"the search did not reach trial {trials} in time")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, toy_spec, cli):
+    tmp = tmp_path_factory.mktemp("reference")
+    spec = toy_spec(tmp, **SECTIONS)
+    done = cli([str(spec), "--storage", str(tmp), *FLAGS], timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = pd.read_csv(tmp / "toy" / "summary.csv")
+    assert len(summary) == NUM_SAMPLES
+    return configs(summary), json.loads((tmp / "toy" / "best.json").read_text())["config"]
+
+
+def check_resumed(run_dir: Path, reference, before: tuple[dict[str, str], str]) -> None:
+    """Exact counts after a resume: nothing lost, re-run or duplicated; the same fates and best as uninterrupted."""
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert len(summary) == NUM_SAMPLES and summary["trial_id"].is_unique
+    assert set(summary["status"]) == {"TERMINATED"}
+    before, running = before
+    for name, text in before.items():
+        now = (run_dir / "search" / name / "progress.csv").read_text()
+        if name != running:
+            assert now == text, f"the finished trial {name} was re-run"
+            continue
+        assert now.startswith(text), f"{name} lost rows it had written before the interruption"
+        new = pd.read_csv(run_dir / "search" / name / "progress.csv").iloc[len(text.splitlines()) - 1 :]
+        if len(new):  # continued from its newest checkpoint (whose epoch it reports again first), not from 0
+            first = int(new["epoch"].iloc[0])
+            assert first >= 1 and (new["restored_from_epoch"] == first).all(), new[
+                ["epoch", "restored_from_epoch"]
+            ]
+    for _, row in summary.iterrows():
+        epochs = raw_epochs(run_dir / row["logdir"])
+        assert epochs[0] == 1 and sorted(set(epochs)) == list(range(1, row["epochs"] + 1))
+    from optuna.trial import TrialState
+
+    trials = study_trials(run_dir / "search")
+    assert len(trials) == NUM_SAMPLES
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    tuned = sorted((round(lr, 12), dim) for lr, dim, _, _ in reference[0])
+    assert sorted((round(t.params["lr"], 12), t.params["dim"]) for t in trials) == tuned
+    assert sorted((round(lr, 12), dim) for lr, dim, _, _ in configs(summary)) == tuned
+    if configs(summary) != reference[0]:
+        pytest.xfail(
+            "ASHA stopped a trial in the driver step that was interrupted; Ray saved it as unfinished and the "
+            "resumed trial ran on (the tune/searchers.py patch in docs/reliability.md replays the decision)"
+        )
+    assert json.loads((run_dir / "best.json").read_text())["config"] == reference[1]
+
+
+def snapshot_progress(experiment_dir: Path) -> tuple[dict[str, str], str]:
+    """Every trial's progress file, and the trial written last (the one running at the interruption)."""
+    files = list(experiment_dir.glob("*/progress.csv"))
+    running = max(files, key=lambda p: p.stat().st_mtime).parent.name
+    return {p.parent.name: p.read_text() for p in files}, running
+
+
+@pytest.mark.slow
+def test_driver_killed_then_resumed_from_another_path(tmp_path, toy_spec, cli, reference):
+    spec = toy_spec(tmp_path, **SECTIONS)
+    first, moved = tmp_path / "first", tmp_path / "elsewhere" / "copy"
+    proc = start([str(spec), "--storage", str(first), *FLAGS])
+    wait_mid_search(proc, first / "toy" / "search", trials=3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    before = snapshot_progress(first / "toy" / "search")
+    assert len(before[0]) >= 3
+
+    shutil.copytree(first / "toy", moved / "toy", symlinks=True)
+    shutil.rmtree(first)
+    done = cli([str(spec), "--storage", str(moved), "--resume", *FLAGS], timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_resumed(moved / "toy", reference, before)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_within_seconds_with_one_resume_line_then_resumes(tmp_path, toy_spec, cli, reference):
+    spec = toy_spec(tmp_path, **SECTIONS)
+    args = [str(spec), "--storage", str(tmp_path), *FLAGS]
+    proc = start(args)
+    # early enough that the remaining trials cannot all finish while Tune stops (ASHA stops some after 1 epoch)
+    wait_mid_search(proc, tmp_path / "toy" / "search", trials=2)
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl+C reaches the whole foreground process group
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the driver did not stop within 60 s of Ctrl+C")
+    stopped_after = time.monotonic() - sent
+    assert proc.returncode == 130, err[-3000:]
+    resume_lines = [ln for ln in err.splitlines() if "--resume" in ln]
+    assert len(resume_lines) == 1 and resume_lines[0].startswith(
+        "interrupted: resume with python -m tune.run"
+    )
+    print(f"driver stopped {stopped_after:.1f} s after SIGINT")
+    before = snapshot_progress(tmp_path / "toy" / "search")
+
+    done = cli([*args, "--resume"], timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_resumed(tmp_path / "toy", reference, before)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the resume line omits --storage/--name/--set, so following it looks in ./results; needs the "
+    "tune/orchestrate.py patch in docs/reliability.md",
+)
+def test_the_resume_line_repeats_the_command_that_was_interrupted(tmp_path, toy_spec, monkeypatch, capsys):
+    import shlex
+
+    import tune.orchestrate
+
+    class Interrupted:
+        def fit(self) -> None:
+            raise KeyboardInterrupt
+
+    def one_running_trial(resolved, run_dir: Path, argv: list[str]) -> None:
+        (run_dir / "summary.csv").write_text("trial_id,status\na,RUNNING\n")
+
+    monkeypatch.setattr(tune.orchestrate, "connect", lambda address: False)
+    monkeypatch.setattr(tune.orchestrate, "build_tuner", lambda *args: Interrupted())
+    monkeypatch.setattr(tune.orchestrate, "write_results", one_running_trial)
+    argv = [str(toy_spec(tmp_path)), "--storage", str(tmp_path / "out"), "--set", "config.lr=0.1", *FLAGS]
+    assert main(argv) == 130
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "--resume" in ln]
+    assert lines == [f"interrupted: resume with python -m tune.run {shlex.join(argv)} --resume"]
