@@ -89,13 +89,13 @@ def test_full_disk_stops_in_one_line_and_resumes_after_space_is_freed(
     import tune.orchestrate
 
     original = tune.orchestrate._callbacks
-    if not any(isinstance(c, StorageGuard) for c in original(_resolved(toy_spec, tmp_path))):
-        # until tune.orchestrate registers the guard itself (patch in docs/reliability.md), install it here
-        monkeypatch.setattr(
-            tune.orchestrate,
-            "_callbacks",
-            lambda resolved: [*original(resolved), StorageGuard(small_disk, reserve_bytes=2**20)],
-        )
+
+    def with_small_reserve(resolved, *rest):
+        # the default reserve (4 MiB) is half this disk: use a guard with a smaller one, in place of any other
+        kept = [c for c in original(resolved, *rest) if not isinstance(c, StorageGuard)]
+        return [*kept, StorageGuard(small_disk, reserve_bytes=2**20)]
+
+    monkeypatch.setattr(tune.orchestrate, "_callbacks", with_small_reserve)
     filler = small_disk / "filler"
     filler.write_bytes(b"\0" * (8 * 2**20))  # leaves about 8 MiB: a few epochs' checkpoints
     spec = _spec(toy_spec, tmp_path)
@@ -138,9 +138,18 @@ def _spec(toy_spec, tmp_path: Path) -> Path:
     )
 
 
-def _resolved(toy_spec, tmp_path: Path):
+@pytest.mark.xfail(
+    strict=True,
+    reason="tune.orchestrate does not register the StorageGuard yet; needs patch B in docs/reliability.md",
+)
+def test_orchestrate_registers_the_storage_guard(tmp_path, toy_spec):
+    import inspect
+
+    import tune.orchestrate
     from tune.spec import load_spec
 
-    return load_spec(
-        _spec(toy_spec, tmp_path / "probe" if (tmp_path / "probe").mkdir() is None else tmp_path)
-    )
+    resolved = load_spec(toy_spec(tmp_path))
+    callbacks_of = tune.orchestrate._callbacks
+    takes_dir = len(inspect.signature(callbacks_of).parameters) > 1
+    callbacks = callbacks_of(resolved, tmp_path) if takes_dir else callbacks_of(resolved)
+    assert any(isinstance(c, StorageGuard) for c in callbacks)

@@ -117,8 +117,8 @@ def check_resumed(run_dir: Path, reference, before: tuple[dict[str, str], str]) 
     assert sorted((round(lr, 12), dim) for lr, dim, _, _ in configs(summary)) == tuned
     if configs(summary) != reference[0]:
         pytest.xfail(
-            "ASHA stopped a trial in the driver step that was interrupted; Ray saved it as unfinished and the "
-            "resumed trial ran on (the tune/searchers.py patch in docs/reliability.md replays the decision)"
+            "Ray does not save ASHA's rungs, so the trials after --resume were judged differently from an "
+            "uninterrupted run (gap C' in docs/reliability.md); the counts above hold"
         )
     assert json.loads((run_dir / "best.json").read_text())["config"] == reference[1]
 
@@ -194,9 +194,17 @@ def test_the_resume_line_repeats_the_command_that_was_interrupted(tmp_path, toy_
         (run_dir / "summary.csv").write_text("trial_id,status\na,RUNNING\n")
 
     monkeypatch.setattr(tune.orchestrate, "connect", lambda address: False)
+    monkeypatch.setattr(tune.orchestrate, "preflight_checks", lambda *args: None, raising=False)
     monkeypatch.setattr(tune.orchestrate, "build_tuner", lambda *args: Interrupted())
     monkeypatch.setattr(tune.orchestrate, "write_results", one_running_trial)
-    argv = [str(toy_spec(tmp_path)), "--storage", str(tmp_path / "out"), "--set", "config.lr=0.1", *FLAGS]
+    argv = [
+        str(toy_spec(tmp_path)),
+        "--storage",
+        str(tmp_path / "out"),
+        "--set",
+        "config.weight_decay=0.01",
+        *FLAGS,
+    ]
     assert main(argv) == 130
     lines = [ln for ln in capsys.readouterr().err.splitlines() if "--resume" in ln]
     assert lines == [f"interrupted: resume with python -m tune.run {shlex.join(argv)} --resume"]
