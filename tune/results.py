@@ -37,10 +37,13 @@ def read_progress(trial_dir: Path) -> pd.DataFrame:
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
     try:
-        df = pd.read_csv(path)
+        # a driver killed mid-write can leave a torn last line: skip malformed rows instead of failing
+        df = pd.read_csv(path, on_bad_lines="skip")
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         return pd.DataFrame()
     if "epoch" in df.columns:
+        df["epoch"] = pd.to_numeric(df["epoch"], errors="coerce")
+        df = df[df["epoch"].notna()]
         df = df.drop_duplicates(subset="epoch", keep="last").sort_values("epoch").reset_index(drop=True)
     return df
 
@@ -82,18 +85,22 @@ def summarize(
     ``failures`` counts failed attempts (a retried trial that then finished is ``TERMINATED`` with ``failures`` > 0,
     and ``error`` names the cause of its last failure, e.g. Ray's ``OutOfMemoryError``).
 
-    ``states`` maps a trial folder name to ``(trial_id, Ray status)`` (from Ray's experiment state); without it a
-    trial with reported epochs counts as ``TERMINATED``. An error whose root cause is a divergence is ``DIVERGED``.
+    ``states`` maps a trial folder name to ``(trial_id, Ray status)`` (from Ray's experiment state); a folder it
+    does not name is left out (the old folder of a trial that ``--restart-errored`` replaced), and without it every
+    folder is a trial and one with reported epochs counts as ``TERMINATED``. An error whose root cause is a divergence is ``DIVERGED``.
     """
     states = states or {}
     rows = []
     for tdir in trial_dirs(experiment_dir):
+        if states and tdir.name not in states:
+            continue  # replaced: --restart-errored starts a failed trial again as a new trial in a new folder
         params = json.loads((tdir / "params.json").read_text())
         progress = read_progress(tdir)
         error, error_file = _error_line(tdir)
-        trial_id, status = states.get(tdir.name, (tdir.name, ""))
-        if not progress.empty and "trial_id" in progress.columns:
-            trial_id = str(progress["trial_id"].iloc[-1])
+        trial_id, status = states.get(tdir.name, ("", ""))
+        if not trial_id:
+            has_id = not progress.empty and "trial_id" in progress.columns
+            trial_id = str(progress["trial_id"].iloc[-1]) if has_id else tdir.name
         epochs = int(progress["epoch"].max()) if "epoch" in progress.columns and not progress.empty else 0
         if (tdir / TIMEOUT_MARKER).exists() and status in ("", "ERROR"):
             status = "TIMED_OUT"

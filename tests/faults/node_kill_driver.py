@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+# one machine: every node sees the same folder, which --shared-storage asserts
+FLAGS = ["--skip-replicate", "--skip-report"]
+
 
 def watch_and_kill(cluster, workers: list, experiment_dir: Path, record: dict) -> None:
     deadline = time.time() + 400
@@ -29,7 +32,7 @@ def watch_and_kill(cluster, workers: list, experiment_dir: Path, record: dict) -
             if frame.empty or "epoch" not in frame or frame["epoch"].max() < 3:
                 continue
             node_id = str(frame["node_id"].iloc[-1])
-            victim = next((w for w in workers if w.unique_id == node_id), None)
+            victim = next((w for w in workers if w.node_id == node_id), None)
             if victim is None:
                 continue
             record["removed_node"] = node_id
@@ -50,7 +53,7 @@ def main(spec: str, storage: str, name: str, record_path: str) -> int:
     )
     workers = [cluster.add_node(num_cpus=2) for _ in range(2)]
     cluster.wait_for_nodes()
-    record: dict = {"workers": [w.unique_id for w in workers]}
+    record: dict = {"workers": [w.node_id for w in workers]}
     watcher = threading.Thread(
         target=watch_and_kill, args=(cluster, workers, Path(storage) / name / "search", record), daemon=True
     )
@@ -59,7 +62,7 @@ def main(spec: str, storage: str, name: str, record_path: str) -> int:
 
     try:
         record["code"] = run(
-            [spec, "--storage", storage, "--address", cluster.address, "--skip-replicate", "--skip-report"]
+            [spec, "--storage", storage, "--shared-storage", "--address", cluster.address, *FLAGS]
         )
     finally:
         Path(record_path).write_text(json.dumps(record))

@@ -112,15 +112,17 @@ def test_resume_restarts_errored_trials_from_scratch(ray_local, tmp_path, toy_sp
         space={"dim": {"grid": [4]}},
         failure={"max_failures": 0},
     )
-    code, run_dir, _ = search(toy_spec, tmp_path, "restart", **sections)
+    code, run_dir, before = search(toy_spec, tmp_path, "restart", **sections)
     assert code == 1
     spec = str(tmp_path / "restart.yaml")
     assert main([spec, "--storage", str(tmp_path), "--resume", "--restart-errored", *FLAGS]) == 1
-    row = pd.read_csv(run_dir / "summary.csv").iloc[0]
-    # from scratch: the model is not restored, so the transient fault fires again after a second epoch 1; Ray
-    # restarts the trial's failure count with it (the new session's error.txt replaces the old one)
+    summary = pd.read_csv(run_dir / "summary.csv")
+    # Ray restarts the trial as a new trial (new id, new folder, failure count from 0); the summary holds only it
+    assert len(summary) == 1 and summary["trial_id"].iloc[0] != before["trial_id"].iloc[0]
+    row = summary.iloc[0]
     assert (row["status"], row["failures"]) == ("ERROR", 1)
-    assert raw_epochs(run_dir, row) == [1, 1] and restored_from(run_dir, row) == [0, 0]
+    # from scratch: not restored, so the transient fault fires again after epoch 1
+    assert raw_epochs(run_dir, row) == [1] and restored_from(run_dir, row) == [0]
 
 
 def test_diverged_trial_is_not_retried_and_never_hands_nan_to_ray(ray_local, tmp_path, toy_spec):
