@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,3 +31,26 @@ def ray_local():
         )
     yield ray
     ray.shutdown()
+
+
+def _terminated_trials(experiment_dir: Path) -> set[str]:
+    """Folder names of the trials Ray's newest experiment-state snapshot records as TERMINATED."""
+    states = sorted(experiment_dir.glob("experiment_state-*.json"))
+    if not states:
+        return set()
+    try:
+        data = json.loads(states[-1].read_text())
+    except ValueError:  # caught mid-write
+        return set()
+    out = set()
+    for trial_json, _ in data.get("trial_data", []):
+        trial = json.loads(trial_json)
+        if trial.get("status") == "TERMINATED":
+            out.add(trial["relative_logdir"])
+    return out
+
+
+@pytest.fixture
+def terminated_trials():
+    """``terminated_trials(experiment_dir) -> set of trial folder names`` finished according to Ray's state."""
+    return _terminated_trials

@@ -216,7 +216,7 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
     _raise_if_final(trial_dir)
     cls = resolve(settings.trainable)
     # replication trials carry their group label beside the config (see tune.replicate)
-    cfg = cls.Config(**{k: v for k, v in config.items() if k != REPLICA_KEY})
+    cfg = cls.Config(**(config[REPLICA_KEY]["config"] if REPLICA_KEY in config else config))
     split, key = settings.metric.split("/", 1)
     device = pick_device()
     placement = trial_placement(device)

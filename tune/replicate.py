@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,20 @@ def _nested_config(row: pd.Series) -> dict[str, Any]:
         parts = k[len("config/") :].split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = v.item() if hasattr(v, "item") else v
+        node[parts[-1]] = _cell(v)
     return config
+
+
+def _cell(value: Any) -> Any:
+    """A config value read back from ``summary.csv``: lists and mappings were written as JSON/Python text."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            import ast
+
+            return ast.literal_eval(value)
+    return value.item() if hasattr(value, "item") else value
 
 
 def plan(resolved: ResolvedSpec, summary: pd.DataFrame) -> list[dict[str, Any]]:
@@ -65,10 +76,6 @@ def plan(resolved: ResolvedSpec, summary: pd.DataFrame) -> list[dict[str, Any]]:
     return replicas
 
 
-def _pick(key: str, spec: Any) -> Any:
-    return spec.config[REPLICA_KEY]["config"][key]
-
-
 def _trial_dirname(trial: Any) -> str:
     replica = trial.config[REPLICA_KEY]
     group = replica["group"].replace(":", "-")
@@ -91,11 +98,9 @@ def replicate(resolved: ResolvedSpec, data: Any, run_dir: Path) -> pd.DataFrame:
         replicas = plan(resolved, pd.read_csv(run_dir / "summary.csv"))
         if not replicas:
             return pd.DataFrame()
-        keys = sorted({k for r in replicas for k in r["config"]})
-        for r in replicas:
-            r["config"] = {k: r["config"].get(k) for k in keys}
-        param_space: dict[str, Any] = {k: tune.sample_from(partial(_pick, k)) for k in keys}
-        param_space[REPLICA_KEY] = tune.grid_search(replicas)
+        # one grid over whole replicas: the runner takes the config from the replica (no sample_from, so a
+        # restored experiment needs no functions re-specified)
+        param_space: dict[str, Any] = {REPLICA_KEY: tune.grid_search(replicas)}
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
@@ -120,6 +125,10 @@ def replicate(resolved: ResolvedSpec, data: Any, run_dir: Path) -> pd.DataFrame:
     if not summary.empty:
         summary.insert(1, "group", summary.pop(f"config/{REPLICA_KEY}.group"))
         summary.insert(2, "source_trial_id", summary.pop(f"config/{REPLICA_KEY}.source_trial_id"))
+        prefix = f"config/{REPLICA_KEY}.config."
+        summary = summary.rename(
+            columns={c: "config/" + c[len(prefix) :] for c in summary.columns if c.startswith(prefix)}
+        )
         summary = summary.drop(columns=[c for c in summary.columns if c.startswith(f"config/{REPLICA_KEY}")])
     summary.to_csv(run_dir / "replicate_summary.csv", index=False)
     return summary
