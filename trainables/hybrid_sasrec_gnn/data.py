@@ -41,10 +41,10 @@ class HybridData(DataConfig):
     num_users: int = Field(1500, ge=4, le=1_000_000, description="Synthetic users.")
     num_items: int = Field(800, ge=8, le=1_000_000, description="Synthetic items.")
     num_clusters: int = Field(
-        20, ge=1, le=10_000, description="Item clusters; each user's taste is two of them (graph signal)."
+        40, ge=1, le=10_000, description="Item clusters; each user's taste is two of them (graph signal)."
     )
     seq_prob: float = Field(
-        0.5,
+        0.4,
         ge=0.0,
         le=1.0,
         description="Share of steps whose item is the successor of the last two (sequence).",
@@ -96,7 +96,10 @@ def generate_sequences(cfg: HybridData) -> SequenceDataset:
       so that the leave-one-out histories fall into the short (≤ 10), medium and long (≥ 51) groups.
 
     SASRec alone (α = 1) misses part of the taste signal on short histories and the GNN alone (α = 0) misses the
-    successors entirely, which is what makes an interior α best.
+    successors entirely, which is what makes an interior α best. Measured on the defaults (cosine scores, lr 5e-3,
+    best validation HR@10 of 12 epochs): α = 0 / 0.4 / 0.5 / 0.6 / 0.7 / 1 give 0.385 / 0.537 / 0.559 / 0.568 /
+    0.558 / 0.431. Fewer clusters or a larger ``seq_prob`` move the optimum towards α = 1 (with 20 clusters and
+    ``seq_prob`` 0.5, α = 0.7 beat 0.6 and 1 scored 0.419).
     """
     g = torch.Generator().manual_seed(cfg.seed)
     num_users, num_items, num_clusters = cfg.num_users, cfg.num_items, min(cfg.num_clusters, cfg.num_items)
