@@ -2,7 +2,8 @@
 
 The storage is a small tmpfs (mounting needs root; the test is skipped elsewhere) holding a filler file. The
 driver's :class:`~tune.watchdog.StorageGuard` stops the search while Ray can still save its state (one line), the
-experiment stays resumable, and after the filler is deleted ``--resume`` finishes every trial with exact counts.
+experiment stays resumable, and after the filler is deleted ``--resume`` finishes every trial with exact counts;
+every trial then holds ``checkpoint.keep`` = 2 checkpoints (and never more than 3: see the last assertion).
 Should a trial still hit ENOSPC, the runner ends it with a one-line :class:`~trainables.runner.StorageFullError`.
 """
 
@@ -122,8 +123,9 @@ def test_full_disk_stops_in_one_line_and_resumes_after_space_is_freed(
         epochs = list(pd.read_csv(small_disk / "disk" / row["logdir"] / "progress.csv")["epoch"])
         assert epochs.count(1) == 1 and sorted(set(epochs)) == [1, 2, 3, 4, 5, 6]
         assert len(list((small_disk / "disk" / row["logdir"]).glob("checkpoint_*"))) == 2
+    # Ray persists a new checkpoint before it deletes the oldest: for that moment a trial holds keep + 1
     print(f"most checkpoints a trial held at once: {watch.most}")
-    assert watch.most <= 2
+    assert watch.most <= 3
 
 
 def _spec(toy_spec, tmp_path: Path) -> Path:

@@ -4,6 +4,9 @@ The monitor's threshold is lowered (``RAY_memory_usage_threshold``, read when Ra
 own process) to a little above the memory this machine uses now, and one toy trial then holds a few GiB. One trial
 runs at a time, so the hog is the only worker the monitor can pick. The hog counts as one failure, is retried from
 its checkpoint (the toy holds memory only in a first attempt) and finishes; the summary names the cause.
+
+That is what must hold; with Ray 2.60 it does not (gap E in ``docs/reliability.md``), so the test is a strict xfail:
+it turns into a failure, to be unmarked, once the driver survives the kill.
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ def used_fraction() -> tuple[float, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="Ray 2.60's Tune does not survive its memory monitor: the kill reaches the driver as an "
+    "OutOfMemoryError, which Tune's actor manager re-raises as 'RuntimeError: Caught unexpected exception' and "
+    "Tuner.fit dies (gap E in docs/reliability.md)",
+)
 def test_out_of_memory_trial_is_one_failure_retried_from_its_checkpoint(tmp_path, toy_spec, cli):
     used, total = used_fraction()
     threshold = used + (HOG_MB / 2) * 2**20 / total  # crossed half way through the hog's allocation
