@@ -236,9 +236,9 @@ def run_trial(config: dict[str, Any], data: Any = None, settings: RunnerSettings
     try:
         if state is not None and "result" in state:
             # A checkpoint is saved before its result reaches the driver, so an interrupted driver may never have
-            # shown this epoch to the scheduler: report it again, so ASHA judges the trial at the rung it reached
-            # (a rung that already holds it ignores the repeat) and fates equal those of an uninterrupted run.
-            # The repeated progress row is removed by the readers (tune.results.read_progress).
+            # shown this epoch to the scheduler: report it again, so that ASHA judges the trial at the rung it
+            # reached (a rung that already holds it ignores the repeat; docs/reliability.md, gap C', says what
+            # Ray's ASHA still forgets). Readers drop the repeated progress row (tune.results.read_progress).
             tune.report({**state["result"], **placement, "restored_from_epoch": restored_from})
         for epoch in range(start_epoch, cfg.max_epochs):
             train = model.train_epoch(epoch)
