@@ -21,11 +21,12 @@ from trainables.runner import TIMEOUT_MARKER
 DIVERGED_MARK = "TrialDivergedError"
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], sep: str = ".", prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (``sep`` joins the keys)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, sep, f"{prefix}{k}{sep}"))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -115,7 +116,7 @@ def summarize(
             "epochs": epochs,
             "failures": failure_count(tdir),
             "best_epoch": math.nan,
-            **{f"config/{k}": v for k, v in _flatten(params).items()},
+            **{f"config/{k}": v for k, v in flatten(params).items()},
         }
         if not progress.empty and "best_epoch" in progress.columns:
             last = progress.iloc[-1]

@@ -14,22 +14,14 @@ from typing import Any
 
 from ray.tune.logger.tensorboardx import TBXLoggerCallback
 
+from tune.results import flatten
+
 _INVALID = re.compile(r"[^-/\w\.]")
 
 
 def clean_tag(name: str) -> str:
     """The tag tensorboardX actually writes for a scalar named ``name``."""
     return _INVALID.sub("_", name).lstrip("/")
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 class HParamsTBXLogger(TBXLoggerCallback):
@@ -86,7 +78,7 @@ class HParamsTBXLogger(TBXLoggerCallback):
         from tensorboardX.proto.plugin_hparams_pb2 import SessionStartInfo
 
         super().log_trial_start(trial)
-        flat = _flatten(trial.config)
+        flat = flatten(trial.config, sep="/")
         start = SessionStartInfo(group_name=str(trial.trial_id))
         for name in self._searched:
             value = flat.get(name)

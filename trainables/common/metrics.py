@@ -139,20 +139,27 @@ def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
+def _counts_at_thresholds(
+    scores: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """True and false positives of ``scores >= t`` for every distinct score ``t``, highest threshold first."""
+    sorted_scores, order = torch.sort(scores.double(), descending=True, stable=True)
+    y = labels.bool()[order].double()
+    tp = torch.cumsum(y, 0)
+    fp = torch.cumsum(1 - y, 0)
+    # only the last index of every group of tied scores is a threshold
+    last_of_group = torch.ones_like(sorted_scores, dtype=torch.bool)
+    last_of_group[:-1] = sorted_scores[1:] != sorted_scores[:-1]
+    return tp[last_of_group], fp[last_of_group], sorted_scores[last_of_group]
+
+
 def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Average precision (area under the precision–recall curve, step-wise); equals scikit-learn's."""
     labels = labels.bool()
     n_pos = int(labels.sum())
     if n_pos == 0:
         return float("nan")
-    sorted_scores, order = torch.sort(scores.double(), descending=True, stable=True)
-    y = labels[order].double()
-    tp = torch.cumsum(y, 0)
-    fp = torch.cumsum(1 - y, 0)
-    # only the last index of every group of tied scores is a threshold
-    last_of_group = torch.ones_like(sorted_scores, dtype=torch.bool)
-    last_of_group[:-1] = sorted_scores[1:] != sorted_scores[:-1]
-    tp, fp = tp[last_of_group], fp[last_of_group]
+    tp, fp, _ = _counts_at_thresholds(scores, labels)
     precision = tp / (tp + fp)
     recall = tp / n_pos
     recall_prev = torch.cat([recall.new_zeros(1), recall[:-1]])
@@ -183,13 +190,7 @@ def tune_threshold(probs: torch.Tensor, labels: torch.Tensor) -> float:
     n_pos = int(labels.sum())
     if n_pos == 0:
         return 0.5
-    sorted_probs, order = torch.sort(probs.double(), descending=True, stable=True)
-    y = labels[order].double()
-    tp = torch.cumsum(y, 0)
-    fp = torch.cumsum(1 - y, 0)
-    last_of_group = torch.ones_like(sorted_probs, dtype=torch.bool)
-    last_of_group[:-1] = sorted_probs[1:] != sorted_probs[:-1]
-    tp, fp, thr = tp[last_of_group], fp[last_of_group], sorted_probs[last_of_group]
+    tp, fp, thr = _counts_at_thresholds(probs, labels)
     f1 = 2 * tp / (tp + fp + n_pos)
     best = int(torch.argmax(f1))  # first maximum = highest threshold
     return float(thr[best])
