@@ -209,7 +209,7 @@ def bench(argv: list[str] | None = None) -> list[Table]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200, help="trials of the bookkeeping benchmark")
     parser.add_argument(
-        "--quick", action="store_true", help="2 trials per case, one tune.run variant, 10 bookkeeping trials"
+        "--quick", action="store_true", help="2 trials per case, one tune.run variant, 6 bookkeeping trials"
     )
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
     parser.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
@@ -225,7 +225,7 @@ def bench(argv: list[str] | None = None) -> list[Table]:
         ray_start = time.perf_counter() - start
         tables = [
             per_trial_table(args.quick, folder),
-            bookkeeping_table(10 if args.quick else args.trials, folder),
+            bookkeeping_table(6 if args.quick else args.trials, folder),
         ]
         tables[0].notes.append(
             f"starting the local Ray ({ray.cluster_resources().get('CPU', 0):g} CPUs) took "

@@ -16,7 +16,7 @@ once, serves every search, so Ray's start-up is left out).
 
 Scales (``--scale``): ``quick`` (a seconds-long check for the tests), ``small`` (what fits a shared 2-core machine:
 the specs' smoke-sized data, 4 epochs, 12-point spaces, 2 search seeds, 2 replication seeds) and ``full`` (the specs'
-own data and epochs, 30/36-point spaces, 5 search seeds, 5 replication seeds — for a bigger machine).
+own data and epochs, 30- and 45-point spaces, 5 search seeds, 5 replication seeds — for a bigger machine).
 
 Run ``python -m benchmarks.search_efficiency [--scale small] [--specs hybrid_alpha two_tower_mns] [--append]``.
 """
