@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,11 +70,13 @@ def make_trainable(resolved: ResolvedSpec, data: Any) -> Any:
     return tune.with_resources(tune.with_parameters(run_trial, data=data, settings=settings), resources)
 
 
-def _callbacks(resolved: ResolvedSpec) -> list[Any]:
+def _callbacks(resolved: ResolvedSpec, run_dir: Path | None = None) -> list[Any]:
     from tune.tblog import HParamsTBXLogger
-    from tune.watchdog import TrialTimeLimit
+    from tune.watchdog import StorageGuard, TrialTimeLimit
 
     callbacks: list[Any] = [HParamsTBXLogger(_searched_domains(resolved), _metric_list(resolved))]
+    if run_dir is not None and not is_remote_uri(resolved.spec.storage):  # free space of the local folder
+        callbacks.append(StorageGuard(run_dir))
     if resolved.spec.failure.time_limit_s is not None:
         callbacks.append(TrialTimeLimit(resolved.spec.failure.time_limit_s))
     return callbacks
@@ -107,7 +110,7 @@ def build_tuner(resolved: ResolvedSpec, data: Any, run_dir: Path, args: argparse
         storage_path=ray_storage_path(spec.storage, spec.name, run_dir),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
-        callbacks=_callbacks(resolved),
+        callbacks=_callbacks(resolved, run_dir),
         verbose=1,
     )
     tune_config = tune.TuneConfig(
@@ -222,7 +225,10 @@ def run_search(
             record, run_dir, "trials: " + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
         )
         if interrupted or unfinished:
-            print(f"interrupted: resume with python -m tune.run {resolved.path} --resume", file=sys.stderr)
+            again = [a for a in argv if a not in ("--resume", "--retry-errored", "--restart-errored")]
+            print(
+                f"interrupted: resume with python -m tune.run {shlex.join(again)} --resume", file=sys.stderr
+            )
             return EXIT_INTERRUPTED
         if resolved.spec.replicate is not None and not args.skip_replicate and record is not None:
             from tune.replicate import replicate

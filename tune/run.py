@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                     file=str(run_dir),
                     allowed="a folder written by an earlier python -m tune.run",
                 )
+            from tune.watchdog import check_experiment_state
+
+            check_experiment_state(search_dir)  # a corrupt state is exit 2 here, before Ray starts
             saved = run_dir / "spec.yaml"
             if saved.exists():  # the spec the run started with; the folder may have moved since
                 where = [f"name={resolved.spec.name}", f"storage={resolved.spec.storage}"]

@@ -184,10 +184,16 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = parse_value(text)
 
 
+def _first_error(exc: ValidationError) -> Any:
+    """The error to show: an unknown key first (a misspelt key also makes its right spelling "missing")."""
+    errors = exc.errors()
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+
+
 def _pydantic_error(
     exc: ValidationError, file: str, prefix: str, lines: dict[tuple[str, ...], int]
 ) -> SpecError:
-    err = exc.errors()[0]
+    err = _first_error(exc)
     loc = tuple(str(x) for x in err["loc"])
     key = ".".join((prefix, *loc) if prefix else loc)
     allowed = None
@@ -205,7 +211,7 @@ def _pydantic_error(
 
 
 def _unknown_key_error(cls: type[BaseModel], exc: ValidationError) -> str | None:
-    err = exc.errors()[0]
+    err = _first_error(exc)
     if err["type"] == "extra_forbidden":
         return ", ".join(sorted(cls.model_fields))
     return None
@@ -285,7 +291,7 @@ def validate_spec(
 
 
 def _allowed_for(exc: ValidationError) -> str | None:
-    loc = exc.errors()[0]["loc"]
+    loc = _first_error(exc)["loc"]
     model: Any = ExperimentSpec
     for part in loc[:-1]:
         f = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
@@ -307,10 +313,10 @@ def _check_model(model: type[BaseModel], values: dict[str, Any], prefix: str, fi
         return model(**values)
     except ValidationError as exc:
         error = _pydantic_error(exc, file, prefix, lines)
-        if exc.errors()[0]["type"] == "extra_forbidden":
+        if _first_error(exc)["type"] == "extra_forbidden":
             error.allowed = ", ".join(sorted(model.model_fields))
         else:
-            error.allowed = error.allowed or _field_range(model, str(exc.errors()[0]["loc"][0]))
+            error.allowed = error.allowed or _field_range(model, str(_first_error(exc)["loc"][0]))
         raise error from None
 
 

@@ -85,11 +85,6 @@ def test_bad_spec_is_refused_in_one_line_before_ray(case, tmp_path, capsys, no_r
     assert not marker.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pydantic reports the missing 'metric' before the unknown 'metirc'; needs the tune/spec.py patch "
-    "in docs/reliability.md (prefer extra_forbidden errors)",
-)
 def test_misspelt_top_level_key_is_named(tmp_path, capsys, no_ray):
     path = tmp_path / "misspelt.yaml"
     path.write_text(TOY.replace("metric:", "metirc:"))

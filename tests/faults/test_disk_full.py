@@ -140,10 +140,6 @@ def _spec(toy_spec, tmp_path: Path) -> Path:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tune.orchestrate does not register the StorageGuard yet; needs patch B in docs/reliability.md",
-)
 def test_orchestrate_registers_the_storage_guard(tmp_path, toy_spec):
     import inspect
 

@@ -192,11 +192,6 @@ def test_ctrl_c_stops_within_seconds_with_one_resume_line_then_resumes(tmp_path,
     check_resumed(tmp_path / "toy", reference, before, finished)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the resume line omits --storage/--name/--set, so following it looks in ./results; needs the "
-    "tune/orchestrate.py patch in docs/reliability.md",
-)
 def test_the_resume_line_repeats_the_command_that_was_interrupted(tmp_path, toy_spec, monkeypatch, capsys):
     import shlex
 

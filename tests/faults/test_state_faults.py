@@ -68,11 +68,6 @@ def test_no_readable_snapshot_is_a_one_line_error(tmp_path):
         check_experiment_state(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tune.orchestrate raises the SpecError after Ray started and tune.run.main does not catch it; needs "
-    "the tune/run.py patch in docs/reliability.md (check the state before Ray starts)",
-)
 def test_truncated_tuner_pkl_exits_2_and_leaves_the_folder_unchanged(finished, capsys, digest, no_ray):
     args, run_dir = finished
     truncate(run_dir / "search" / "tuner.pkl")
