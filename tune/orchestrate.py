@@ -211,6 +211,13 @@ def run_search(
             tuner.fit()
         except KeyboardInterrupt:
             interrupted = True
+        except RuntimeError as exc:
+            # Ray 2.60's Tune re-raises its memory monitor's kill of a trial as a RuntimeError and stops the whole
+            # search (docs/reliability.md, gap E): say so in one line; --resume restores from the checkpoints
+            if type(exc.__cause__).__name__ != "OutOfMemoryError":
+                raise
+            print(f"ranktune: a trial was killed for using too much memory ({exc.__cause__})".splitlines()[0])
+            interrupted = True
         remote = is_remote_uri(resolved.spec.storage)
         if remote:
             download(
