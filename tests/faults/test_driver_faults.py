@@ -170,6 +170,9 @@ def test_ctrl_c_stops_within_seconds_with_one_resume_line_then_resumes(tmp_path,
     proc = start(args)
     # early enough that the remaining trials cannot all finish while Tune stops (ASHA stops some after 1 epoch)
     wait_mid_search(proc, tmp_path / "toy" / "search", trials=2)
+    # finished = recorded TERMINATED before the interruption; a trial Tune stops while it shuts down may be saved
+    # as TERMINATED and still be resumed from its checkpoint, which is what --resume should do with it
+    finished = saved_finished(tmp_path / "toy" / "search")
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl+C reaches the whole foreground process group
     try:
@@ -185,7 +188,6 @@ def test_ctrl_c_stops_within_seconds_with_one_resume_line_then_resumes(tmp_path,
     )
     print(f"driver stopped {stopped_after:.1f} s after SIGINT")
     before = snapshot_progress(tmp_path / "toy" / "search")
-    finished = saved_finished(tmp_path / "toy" / "search")  # Tune saves its state on the way out
 
     done = cli([*args, "--resume"], timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
