@@ -179,7 +179,7 @@ def raw_tune(trials: int, storage: Path) -> float:
 def bookkeeping_table(trials: int, folder: Path) -> Table:
     table = Table(
         f"driver bookkeeping: {trials} trials that only report once",
-        ["driver", "trials", "wall s", "trials / s", "× plain Ray Tune"],
+        ["driver", "trials", "wall s", "trials / s", "wall × plain Ray Tune"],
     )
     raw = raw_tune(trials, folder / "raw")
     table.add("plain Ray Tune (function calls tune.report)", trials, raw, trials / raw, 1.0)

@@ -270,7 +270,9 @@ def bench(argv: list[str] | None = None) -> list[Table]:
                 chosen_lines.append(f"{method}: " + "; ".join(json.dumps(r.chosen) for r in runs))
             table.notes = [
                 f"selection metric {metric}; grid best {grid.best_val:.4f}, target (within 1%) {target:.4f}; "
-                f"medians over the search seeds; 'chosen config test' is the mean test "
+                "medians over the search seeds (epochs/wall to 1%: over the seeds that reached it, see "
+                "'reached 1%'); wall to 1% has whole-second resolution (Ray's timestamp); 'chosen config test' is "
+                "the mean test "
                 f"{metric.split('/', 1)[1]} of the chosen config over replication seeds {rep_seeds}",
                 "chosen configs — " + " | ".join(chosen_lines),
             ]

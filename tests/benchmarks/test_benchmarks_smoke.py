@@ -104,7 +104,7 @@ def test_overhead_quick(ray_local):
     ]
     assert per_trial.column("trainable") == ["Toy", "Toy", "hybrid_sasrec_gnn", "hybrid_sasrec_gnn"]
     assert _finite(per_trial.column("wall s"))
-    assert bookkeeping.columns == ["driver", "trials", "wall s", "trials / s", "× plain Ray Tune"]
+    assert bookkeeping.columns == ["driver", "trials", "wall s", "trials / s", "wall × plain Ray Tune"]
     assert bookkeeping.column("trials") == [6, 6] and _finite(bookkeeping.column("trials / s"))
 
 
