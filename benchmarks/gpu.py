@@ -76,7 +76,7 @@ class GpuSampler:
         self._thread.join()
 
 
-def run_packed(storage: Path, per_gpu: int, trials: int, epochs: int, quick: bool) -> float:
+def run_packed(storage: Path, per_gpu: int, trials: int, epochs: int, quick: bool, name: str = "") -> float:
     """Wall seconds of one search with ``per_gpu`` trials sharing the GPU."""
     from tune.run import main as run_main
 
@@ -97,7 +97,7 @@ def run_packed(storage: Path, per_gpu: int, trials: int, epochs: int, quick: boo
         "--storage",
         str(storage),
         "--name",
-        f"gpu-{per_gpu}",
+        name or f"gpu-{per_gpu}",
         "--skip-replicate",
         "--skip-report",
     ]
@@ -141,6 +141,8 @@ def bench(argv: list[str] | None = None) -> list[Table]:
     )
     cpus = max(os.cpu_count() or 1, max(args.per_gpu))
     with local_ray(num_cpus=cpus, num_gpus=torch.cuda.device_count()), scratch("gpu") as storage:
+        # untimed warm-up: the first search on a fresh Ray also pays worker start-up, imports and CUDA initialisation
+        run_packed(storage, max(args.per_gpu), max(args.per_gpu), 1, True, name="gpu-warmup")
         reference = None
         for per_gpu in args.per_gpu:
             with GpuSampler() as sampler:
