@@ -210,13 +210,6 @@ def _pydantic_error(
     return SpecError(message, file=file, key=key, value=value, allowed=allowed, line=line)
 
 
-def _unknown_key_error(cls: type[BaseModel], exc: ValidationError) -> str | None:
-    err = _first_error(exc)
-    if err["type"] == "extra_forbidden":
-        return ", ".join(sorted(cls.model_fields))
-    return None
-
-
 def load_spec(path: str | Path, overrides: list[str] | None = None, smoke: bool = False) -> ResolvedSpec:
     """Read, override, shrink and validate a spec file. Raises :class:`SpecError` on any bad input."""
     file = str(path)
@@ -252,7 +245,8 @@ def validate_spec(
         spec = ExperimentSpec(**raw)
     except ValidationError as exc:
         error = _pydantic_error(exc, file, "", lines)
-        error.allowed = error.allowed or _unknown_key_error(ExperimentSpec, exc) and _allowed_for(exc)
+        if _first_error(exc)["type"] == "extra_forbidden":
+            error.allowed = _allowed_for(exc)  # the keys allowed where the unknown one stands
         raise error from None
 
     if spec.trainable not in REGISTRY and ":" not in spec.trainable:
