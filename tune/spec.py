@@ -202,7 +202,7 @@ def _pydantic_error(
         allowed = str(ctx["expected"])
     elif err["type"] == "extra_forbidden":
         allowed = None
-    message = err["msg"]
+    message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
     line = lines.get(tuple(key.split(".")))
     value = err.get("input", ...)
     if err["type"] == "missing":
