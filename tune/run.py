@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from trainables.protocol import DataError
-from tune.cluster import default_storage, detect_notebook_env
+from tune.cluster import default_storage, detect_notebook_env, is_remote_uri
 from tune.errors import EXIT_USAGE, SpecError
 from tune.space import sample_configs
 from tune.spec import ResolvedSpec, deep_merge, load_spec
@@ -139,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             print_dry_run(resolved, run_dir)
             return 0
         search_dir = run_dir / "search"
-        if args.resume:
+        remote = is_remote_uri(
+            resolved.spec.storage
+        )  # its folder is checked after download (tune.orchestrate)
+        if args.resume and not remote:
             if not search_dir.exists():
                 raise SpecError(
                     "nothing to resume: the experiment folder has no search/",
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             if saved.exists():  # the spec the run started with; the folder may have moved since
                 where = [f"name={resolved.spec.name}", f"storage={resolved.spec.storage}"]
                 resolved = load_spec(saved, where)
-        elif run_dir.exists() and any(run_dir.iterdir()):
+        elif not args.resume and run_dir.exists() and any(run_dir.iterdir()):
             raise SpecError(
                 "the experiment folder already exists",
                 file=str(run_dir),

@@ -54,6 +54,7 @@ def upload(local: Path, uri: str, names: tuple[str, ...] = OWN_FILES) -> None:
             )
     report = local / "report"
     if report.is_dir():
+        fs.create_dir(f"{path}/report", recursive=True)
         pafs.copy_files(
             str(report), f"{path}/report", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
         )
