@@ -152,8 +152,11 @@ def write_results(resolved: ResolvedSpec, run_dir: Path, argv: list[str]) -> dic
 
 
 def _fmt(metrics: dict[str, Any]) -> str:
+    """Overall metrics only (``val/hr@10``, not ``val/short/hr@10``): the per-group ones are in best.json."""
     return ", ".join(
-        f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, float) and math.isfinite(v)
+        f"{k}={v:.4g}"
+        for k, v in sorted(metrics.items())
+        if k.count("/") == 1 and isinstance(v, float) and math.isfinite(v)
     )
 
 
@@ -168,6 +171,8 @@ def _print_best(record: dict[str, Any] | None, run_dir: Path, summary_counts: st
         print(f"  config: {json.dumps(record['config'], sort_keys=True)}")
         print(f"  validation: {_fmt(record['val'])}")
         print(f"  test (at the best validation epoch): {_fmt(record['test'])}")
+        if any(k.count("/") > 1 for k in record["val"]):
+            print("  per-group metrics: best.json")
     print(f"results: {run_dir}")
     print(f"watch:   tensorboard --logdir {run_dir}")
 
