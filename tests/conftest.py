@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +54,29 @@ def _terminated_trials(experiment_dir: Path) -> set[str]:
     return out
 
 
+def _kill_midway(
+    cmd: list[str], experiment_dir: Path, finished: int = 2, timeout: float = 240
+) -> dict[str, str]:
+    """Run ``cmd`` in its own process group and SIGKILL it once ``finished`` trials are recorded TERMINATED.
+
+    Returns ``{trial folder: progress.csv text}`` of the trials the saved state records as finished once the
+    driver is dead: exactly what a resume must not re-run.
+    """
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while (
+        time.time() < deadline and proc.poll() is None and len(_terminated_trials(experiment_dir)) < finished
+    ):
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return {
+        name: (experiment_dir / name / "progress.csv").read_text()
+        for name in _terminated_trials(experiment_dir)
+    }
+
+
 @pytest.fixture
-def terminated_trials():
-    """``terminated_trials(experiment_dir) -> set of trial folder names`` finished according to Ray's state."""
-    return _terminated_trials
+def kill_midway():
+    """``kill_midway(cmd, experiment_dir) -> {finished trial: progress text}`` (see :func:`_kill_midway`)."""
+    return _kill_midway

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +15,7 @@ TOY = Path(__file__).with_name("toy_spec.yaml")
 
 
 @pytest.mark.slow
-def test_interrupted_replication_resumes_without_rerunning_finished_seeds(
-    ray_local, tmp_path, terminated_trials
-):
+def test_interrupted_replication_resumes_without_rerunning_finished_seeds(ray_local, tmp_path, kill_midway):
     spec = tmp_path / "slow.yaml"
     spec.write_text(
         TOY.read_text()
@@ -38,20 +33,8 @@ def test_interrupted_replication_resumes_without_rerunning_finished_seeds(
     run_dir = tmp_path / "toy"
 
     cmd = [sys.executable, "-m", "tune.replicate", str(run_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    finished: set[str] = set()
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        finished = terminated_trials(run_dir / "replicate")
-        if len(finished) >= 2:
-            break
-        time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # what the saved state records as finished once the driver is dead is what a resume must not re-run
-    finished = terminated_trials(run_dir / "replicate")
-    assert 1 <= len(finished) < 4, "the replication was not interrupted midway"
-    before = {name: (run_dir / "replicate" / name / "progress.csv").read_text() for name in finished}
+    before = kill_midway(cmd, run_dir / "replicate")
+    assert 1 <= len(before) < 4, "the replication was not interrupted midway"
 
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -106,7 +103,7 @@ def test_replicate_phase_runs_top_configs_and_baselines_over_seeds(ray_local, tm
     assert (top1["config/lr"] == best["config"]["lr"]).all() and (top1["status"] == "TERMINATED").all()
 
 
-def test_resume_after_the_driver_is_killed_does_not_rerun_finished_trials(tmp_path, terminated_trials):
+def test_resume_after_the_driver_is_killed_does_not_rerun_finished_trials(tmp_path, kill_midway):
     spec = tmp_path / "slow.yaml"
     spec.write_text(
         Path(TOY)
@@ -124,21 +121,9 @@ def test_resume_after_the_driver_is_killed_does_not_rerun_finished_trials(tmp_pa
         "--skip-replicate",
         "--skip-report",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     run_dir = tmp_path / "toy"
-    deadline = time.time() + 240
-    finished: set[str] = set()
-    while time.time() < deadline and proc.poll() is None:
-        finished = terminated_trials(run_dir / "search")
-        if len(finished) >= 2:
-            break
-        time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # what the saved state records as finished once the driver is dead is what a resume must not re-run
-    finished = terminated_trials(run_dir / "search")
-    assert 1 <= len(finished) < 4, "the search was not interrupted midway"
-    before = {name: (run_dir / "search" / name / "progress.csv").read_text() for name in finished}
+    before = kill_midway(cmd, run_dir / "search")
+    assert 1 <= len(before) < 4, "the search was not interrupted midway"
 
     code = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=400)
     assert code.returncode == 0, code.stderr[-2000:]
