@@ -16,6 +16,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler
 from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from tune.results import flatten
 from tune.spec import ResolvedSpec
 
 
@@ -43,7 +44,11 @@ class PruningAwareOptunaSearch(OptunaSearch):
     ) -> None:
         from optuna.trial import TrialState
 
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in self._completed_trials:
+            return
+        if trial_id not in self._ot_trials:
+            # a trial suggested after the searcher state was last saved, finished after --resume
+            self._add_unknown(trial_id, result, error)
             return
         trial = self._ot_trials[trial_id]
         if result:
@@ -57,6 +62,30 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._ot_study.tell(trial, None, state=TrialState.PRUNED)
         else:
             self._ot_study.tell(trial, float(value), state=TrialState.COMPLETE)
+        self._completed_trials.add(trial_id)
+
+    def _add_unknown(self, trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
+        """Record a finished trial the restored study never saw, from the config Ray reports with its result."""
+        from optuna.trial import TrialState, create_trial
+
+        config = (result or {}).get("config")
+        if not isinstance(config, dict) or not isinstance(self._space, dict):
+            return
+        flat = flatten(config, sep="/")
+        params = {name: flat[name] for name in self._space if name in flat}
+        if len(params) != len(self._space):
+            return
+        value = (result or {}).get(self.metric)
+        epochs = int((result or {}).get("epoch", 0))
+        if error or value is None or not math.isfinite(float(value)):
+            state, value = TrialState.FAIL, None
+        elif epochs < self._max_epochs:
+            state, value = TrialState.PRUNED, None
+        else:
+            state, value = TrialState.COMPLETE, float(value)
+        self._ot_study.add_trial(
+            create_trial(params=params, distributions=dict(self._space), value=value, state=state)
+        )
         self._completed_trials.add(trial_id)
 
 

@@ -55,3 +55,30 @@ def test_study_states_match_tune_trials(ray_local, tmp_path):
             assert t.state == optuna.trial.TrialState.COMPLETE
             assert t.value == pytest.approx(row["val/hr@5"])
     assert (summary["status"] == "DIVERGED").sum() == (summary["config/nan_at_epoch"] == 0).sum() > 0
+
+
+def test_a_trial_unknown_to_a_restored_study_is_added_when_it_finishes():
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from tune.searchers import PruningAwareOptunaSearch
+
+    space = {"lr": FloatDistribution(0.01, 0.3, log=True), "dim": CategoricalDistribution([4, 8])}
+    searcher = PruningAwareOptunaSearch(
+        space=space, metric="best/val/hr@5", mode="max", step_metric="val/hr@5", max_epochs=4, seed=0
+    )
+    done = {
+        "config": {"lr": 0.05, "dim": 8, "max_epochs": 4},
+        "best/val/hr@5": 0.5,
+        "val/hr@5": 0.5,
+        "epoch": 4,
+    }
+    stopped = {"config": {"lr": 0.02, "dim": 4, "max_epochs": 4}, "best/val/hr@5": 0.1, "epoch": 1}
+    searcher.on_trial_complete("lost_1", done)
+    searcher.on_trial_complete("lost_2", stopped)
+    searcher.on_trial_complete("lost_3", {"config": {"lr": 0.03, "dim": 4}}, error=True)
+    trials = searcher._ot_study.get_trials(deepcopy=False)
+    assert [(t.params, t.state.name, t.value) for t in trials] == [
+        ({"lr": 0.05, "dim": 8}, "COMPLETE", 0.5),
+        ({"lr": 0.02, "dim": 4}, "PRUNED", None),
+        ({"lr": 0.03, "dim": 4}, "FAIL", None),
+    ]
